@@ -1,0 +1,312 @@
+//! Prepare: validate a client's write against the tree and turn it into a
+//! txn, in ZooKeeper's order of checks (`PrepRequestProcessor`), so every
+//! error code matches what a ZooKeeper server answers.
+//!
+//! The ops of a multi are checked against a [`View`]: the tree plus the
+//! changes of the multi's earlier ops (ZooKeeper's outstanding changes), so
+//! `create /a; create /a/b` in one multi works and `delete /a; check /a`
+//! fails the way it should.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use proto::codes::perms;
+use proto::{Acl, CreateMode, ErrorCode, SessionId};
+
+use crate::acl::{self, AuthContext};
+use crate::node::{CONTAINER_OWNER, NodeKind, TTL_MS_MAX};
+use crate::path;
+use crate::tree::{CONFIG_PATH, DataTree, QUOTA_PATH, ZOOKEEPER_PATH};
+use crate::txn::TxnBody;
+
+/// A write as a client asks for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteOp {
+    /// `ttl_ms` matters only for the TTL modes.
+    Create {
+        path: String,
+        data: Bytes,
+        acl: Vec<Acl>,
+        mode: CreateMode,
+        ttl_ms: i64,
+    },
+    Delete {
+        path: String,
+        version: i32,
+    },
+    SetData {
+        path: String,
+        data: Bytes,
+        version: i32,
+    },
+    SetAcl {
+        path: String,
+        acl: Vec<Acl>,
+        version: i32,
+    },
+    Check {
+        path: String,
+        version: i32,
+    },
+    CreateSession {
+        timeout_ms: i32,
+        password: [u8; 16],
+    },
+    CloseSession,
+    /// The server's own removal of an empty container or an expired TTL node.
+    DeleteContainer {
+        path: String,
+    },
+}
+
+/// Who asks, and when (the clock is the caller's: the tree has none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestContext {
+    pub session: SessionId,
+    pub auth: AuthContext,
+    pub now_ms: i64,
+}
+
+/// A multi that failed: one code per op, as ZooKeeper reports it (Ok before
+/// the failing op, its error, RuntimeInconsistency after).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MultiFailure {
+    pub results: Vec<ErrorCode>,
+}
+
+/// "Any version" in delete, setData, setACL and check.
+const ANY_VERSION: i32 = -1;
+
+/// What prepare needs to know of a node, live or pending in a multi.
+#[derive(Debug, Clone)]
+struct NodeView {
+    acl: Arc<Vec<Acl>>,
+    version: i32,
+    aversion: i32,
+    /// Children ever created: the next sequential suffix.
+    cversion: i32,
+    children: usize,
+    ephemeral_owner: i64,
+}
+
+/// The tree as seen by the ops of one multi: live nodes overlaid with the
+/// pending changes of earlier ops (`None` = deleted by an earlier op).
+struct View<'a> {
+    tree: &'a DataTree,
+    pending: HashMap<String, Option<NodeView>>,
+}
+
+impl<'a> View<'a> {
+    fn new(tree: &'a DataTree) -> Self {
+        View { tree, pending: HashMap::new() }
+    }
+
+    fn get(&self, path: &str) -> Option<NodeView> {
+        if let Some(pending) = self.pending.get(path) {
+            return pending.clone();
+        }
+        self.tree.nodes.get(path).map(|node| NodeView {
+            acl: node.acl.clone(),
+            version: node.version,
+            aversion: node.aversion,
+            cversion: node.cversion,
+            children: node.children.len(),
+            ephemeral_owner: node.ephemeral_owner,
+        })
+    }
+
+    fn set(&mut self, path: &str, node: Option<NodeView>) {
+        self.pending.insert(path.to_string(), node);
+    }
+
+    fn prepare(&mut self, op: &WriteOp, context: &RequestContext) -> Result<TxnBody, ErrorCode> {
+        match op {
+            WriteOp::Create { path, data, acl, mode, ttl_ms } => {
+                self.create(path, data, acl, *mode, *ttl_ms, context)
+            }
+            WriteOp::Delete { path, version } => self.delete(path, *version, context),
+            WriteOp::SetData { path, data, version } => {
+                path::validate(path, false)?;
+                let mut node = self.get(path).ok_or(ErrorCode::NoNode)?;
+                acl::check(&node.acl, perms::WRITE, &context.auth)?;
+                let version = next_version(node.version, *version)?;
+                node.version = version;
+                self.set(path, Some(node));
+                Ok(TxnBody::SetData { path: path.clone(), data: data.clone(), version })
+            }
+            WriteOp::SetAcl { path, acl: requested, version } => {
+                path::validate(path, false)?;
+                let fixed = acl::fix_up(requested, &context.auth)?;
+                let mut node = self.get(path).ok_or(ErrorCode::NoNode)?;
+                acl::check(&node.acl, perms::ADMIN, &context.auth)?;
+                let version = next_version(node.aversion, *version)?;
+                node.aversion = version;
+                node.acl = Arc::new(fixed.clone());
+                self.set(path, Some(node));
+                Ok(TxnBody::SetAcl { path: path.clone(), acl: fixed, version })
+            }
+            WriteOp::Check { path, version } => {
+                path::validate(path, false)?;
+                let node = self.get(path).ok_or(ErrorCode::NoNode)?;
+                acl::check(&node.acl, perms::READ, &context.auth)?;
+                next_version(node.version, *version)?;
+                Ok(TxnBody::Check { path: path.clone() })
+            }
+            WriteOp::CreateSession { timeout_ms, password } => {
+                if self.tree.sessions.contains_key(&context.session) {
+                    return Err(ErrorCode::BadArguments);
+                }
+                Ok(TxnBody::CreateSession { timeout_ms: *timeout_ms, password: *password })
+            }
+            WriteOp::CloseSession => {
+                if !self.tree.sessions.contains_key(&context.session) {
+                    return Err(ErrorCode::SessionExpired);
+                }
+                Ok(TxnBody::CloseSession)
+            }
+            WriteOp::DeleteContainer { path } => {
+                let node = self.get(path).ok_or(ErrorCode::NoNode)?;
+                if node.children > 0 {
+                    return Err(ErrorCode::NotEmpty);
+                }
+                if !matches!(
+                    NodeKind::of_owner(node.ephemeral_owner),
+                    NodeKind::Container | NodeKind::Ttl { .. }
+                ) {
+                    return Err(ErrorCode::BadArguments);
+                }
+                self.remove(path);
+                Ok(TxnBody::Delete { path: path.clone() })
+            }
+        }
+    }
+
+    fn create(
+        &mut self,
+        requested_path: &str,
+        data: &Bytes,
+        acl: &[Acl],
+        mode: CreateMode,
+        ttl_ms: i64,
+        context: &RequestContext,
+    ) -> Result<TxnBody, ErrorCode> {
+        if mode.is_ttl() && !(1..=TTL_MS_MAX).contains(&ttl_ms) {
+            return Err(ErrorCode::BadArguments);
+        }
+        path::validate(requested_path, mode.is_sequential())?;
+        let fixed = acl::fix_up(acl, &context.auth)?;
+        if requested_path == "/" {
+            return Err(ErrorCode::NodeExists);
+        }
+        let parent_path = path::parent(requested_path);
+        let mut parent = self.get(parent_path).ok_or(ErrorCode::NoNode)?;
+        acl::check(&parent.acl, perms::CREATE, &context.auth)?;
+        let path = if mode.is_sequential() {
+            format!("{requested_path}{:010}", parent.cversion)
+        } else {
+            requested_path.to_string()
+        };
+        if self.get(&path).is_some() {
+            return Err(ErrorCode::NodeExists);
+        }
+        if matches!(NodeKind::of_owner(parent.ephemeral_owner), NodeKind::Ephemeral { .. }) {
+            return Err(ErrorCode::NoChildrenForEphemerals);
+        }
+        let ephemeral_owner = if mode.is_ephemeral() {
+            context.session.0
+        } else if mode.is_container() {
+            CONTAINER_OWNER
+        } else if mode.is_ttl() {
+            NodeKind::ttl_owner(ttl_ms)
+        } else {
+            0
+        };
+        parent.cversion = parent.cversion.wrapping_add(1);
+        parent.children += 1;
+        self.set(parent_path, Some(parent));
+        let acl = Arc::new(fixed.clone());
+        let created =
+            NodeView { acl, version: 0, aversion: 0, cversion: 0, children: 0, ephemeral_owner };
+        self.set(&path, Some(created));
+        Ok(TxnBody::Create { path, data: data.clone(), acl: fixed, ephemeral_owner })
+    }
+
+    fn delete(
+        &mut self,
+        path: &str,
+        version: i32,
+        context: &RequestContext,
+    ) -> Result<TxnBody, ErrorCode> {
+        path::validate(path, false)?;
+        if [ZOOKEEPER_PATH, QUOTA_PATH, CONFIG_PATH, "/"].contains(&path) {
+            return Err(ErrorCode::BadArguments);
+        }
+        let parent = self.get(path::parent(path)).ok_or(ErrorCode::NoNode)?;
+        acl::check(&parent.acl, perms::DELETE, &context.auth)?;
+        let node = self.get(path).ok_or(ErrorCode::NoNode)?;
+        next_version(node.version, version)?;
+        if node.children > 0 {
+            return Err(ErrorCode::NotEmpty);
+        }
+        self.remove(path);
+        Ok(TxnBody::Delete { path: path.to_string() })
+    }
+
+    fn remove(&mut self, path: &str) {
+        let parent_path = path::parent(path);
+        if let Some(mut parent) = self.get(parent_path) {
+            parent.children = parent.children.saturating_sub(1);
+            self.set(parent_path, Some(parent));
+        }
+        self.set(path, None);
+    }
+}
+
+/// The version after a versioned write, or BadVersion when `expected` is set
+/// and differs (ZooKeeper's `checkAndIncVersion`).
+fn next_version(current: i32, expected: i32) -> Result<i32, ErrorCode> {
+    if expected != ANY_VERSION && expected != current {
+        return Err(ErrorCode::BadVersion);
+    }
+    Ok(current.wrapping_add(1))
+}
+
+impl DataTree {
+    /// Validates one write into the txn that performs it.
+    pub fn prepare(&self, op: &WriteOp, context: &RequestContext) -> Result<TxnBody, ErrorCode> {
+        View::new(self).prepare(op, context)
+    }
+
+    /// Validates a multi: every op sees the effects of the ops before it; the
+    /// first failure fails the whole multi and nothing is applied.
+    pub fn prepare_multi(
+        &self,
+        ops: &[WriteOp],
+        context: &RequestContext,
+    ) -> Result<TxnBody, MultiFailure> {
+        let mut view = View::new(self);
+        let mut bodies = Vec::with_capacity(ops.len());
+        for (index, op) in ops.iter().enumerate() {
+            let allowed = matches!(
+                op,
+                WriteOp::Create { .. }
+                    | WriteOp::Delete { .. }
+                    | WriteOp::SetData { .. }
+                    | WriteOp::Check { .. }
+            );
+            let prepared =
+                if allowed { view.prepare(op, context) } else { Err(ErrorCode::BadArguments) };
+            match prepared {
+                Ok(body) => bodies.push(body),
+                Err(code) => {
+                    let mut results = vec![ErrorCode::Ok; index];
+                    results.push(code);
+                    results.resize(ops.len(), ErrorCode::RuntimeInconsistency);
+                    return Err(MultiFailure { results });
+                }
+            }
+        }
+        Ok(TxnBody::Multi(bodies))
+    }
+}

@@ -1,0 +1,145 @@
+//! Snapshots: the whole replicated state (nodes and sessions) as one jute
+//! blob. Watches are per server and never saved.
+//!
+//! Layout: magic, format version, last zxid, sessions, then nodes sorted by
+//! path. Children lists are not stored: they are rebuilt from the paths.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use proto::{DecodeError, Reader, SessionId, Writer, Zxid};
+
+use crate::node::Node;
+use crate::path;
+use crate::tree::{DataTree, SessionInfo};
+
+const MAGIC: i64 = i64::from_be_bytes(*b"HRLDSNAP");
+const FORMAT_VERSION: i32 = 1;
+/// Smallest encoding of one node: empty path and data, empty ACL, the fields.
+const NODE_MIN_BYTES: usize = 4 + 4 + 4 + 6 * 8 + 4 * 4;
+/// One session: id, timeout, 16-byte password with its length.
+const SESSION_MIN_BYTES: usize = 8 + 4 + 4 + 16;
+
+impl DataTree {
+    pub fn serialize_snapshot(&self) -> Vec<u8> {
+        let mut writer = Writer::with_capacity(self.data_size as usize + self.nodes.len() * 96);
+        writer.write_i64(MAGIC);
+        writer.write_i32(FORMAT_VERSION);
+        writer.write_i64(self.last_zxid.0);
+        let mut sessions: Vec<_> = self.sessions.iter().collect();
+        sessions.sort_by_key(|(id, _)| **id);
+        writer.write_vec(&sessions, |writer, (id, info)| {
+            writer.write_i64(id.0);
+            writer.write_i32(info.timeout_ms);
+            writer.write_buffer(&info.password);
+        });
+        let mut paths: Vec<&String> = self.nodes.keys().collect();
+        paths.sort();
+        writer.write_vec(&paths, |writer, path| {
+            let node = &self.nodes[path.as_str()];
+            writer.write_string(path);
+            writer.write_buffer(&node.data);
+            writer.write_records(&node.acl);
+            for value in
+                [node.czxid, node.mzxid, node.ctime, node.mtime, node.ephemeral_owner, node.pzxid]
+            {
+                writer.write_i64(value);
+            }
+            for value in [node.version, node.cversion, node.aversion] {
+                writer.write_i32(value);
+            }
+            writer.write_i32(node.children.len() as i32);
+        });
+        writer.into_bytes()
+    }
+
+    /// Rebuilds a tree from `serialize_snapshot`'s bytes. Refuses anything
+    /// inconsistent (a node without its parent, a wrong child count) rather
+    /// than serve a damaged tree.
+    pub fn from_snapshot(bytes: &[u8]) -> Result<DataTree, DecodeError> {
+        let mut reader = Reader::new(bytes);
+        let magic = reader.read_i64()?;
+        if magic != MAGIC {
+            return Err(DecodeError::InvalidValue { field: "snapshot magic", value: magic });
+        }
+        let version = reader.read_i32()?;
+        if version != FORMAT_VERSION {
+            return Err(DecodeError::InvalidValue {
+                field: "snapshot format version",
+                value: version as i64,
+            });
+        }
+        let mut tree = DataTree::new();
+        tree.nodes.clear();
+        tree.expirable.clear();
+        tree.data_size = 0;
+        tree.last_zxid = Zxid(reader.read_i64()?);
+        let sessions = reader.read_vec(SESSION_MIN_BYTES, |reader| {
+            let id = SessionId(reader.read_i64()?);
+            let timeout_ms = reader.read_i32()?;
+            let password = reader.read_buffer()?;
+            let password: [u8; 16] =
+                password.as_slice().try_into().map_err(|_| DecodeError::InvalidValue {
+                    field: "session password length",
+                    value: password.len() as i64,
+                })?;
+            Ok((id, SessionInfo { timeout_ms, password }))
+        })?;
+        tree.sessions.extend(sessions);
+        let mut child_counts = Vec::new();
+        let nodes = reader.read_vec(NODE_MIN_BYTES, |reader| {
+            let path = reader.read_string()?;
+            let data = Bytes::from(reader.read_buffer()?);
+            let acl = Arc::new(reader.read_records()?);
+            let mut longs = [0i64; 6];
+            for value in &mut longs {
+                *value = reader.read_i64()?;
+            }
+            let [czxid, mzxid, ctime, mtime, ephemeral_owner, pzxid] = longs;
+            let (version, cversion, aversion) =
+                (reader.read_i32()?, reader.read_i32()?, reader.read_i32()?);
+            let children = reader.read_i32()?;
+            let mut node = Node::new(data, acl, czxid, ctime, ephemeral_owner);
+            node.mzxid = mzxid;
+            node.mtime = mtime;
+            node.pzxid = pzxid;
+            node.version = version;
+            node.cversion = cversion;
+            node.aversion = aversion;
+            Ok((path, node, children))
+        })?;
+        reader.finish()?;
+        for (path, node, children) in nodes {
+            if path::validate(&path, false).is_err() || tree.nodes.contains_key(&path) {
+                return Err(DecodeError::InvalidValue {
+                    field: "snapshot node path",
+                    value: path.len() as i64,
+                });
+            }
+            child_counts.push((path.clone(), children));
+            tree.insert_node(path, node);
+        }
+        if !tree.nodes.contains_key("/") {
+            return Err(DecodeError::InvalidValue { field: "snapshot root", value: 0 });
+        }
+        let paths: Vec<String> =
+            tree.nodes.keys().filter(|path| path.as_str() != "/").cloned().collect();
+        for path in paths {
+            let parent =
+                tree.nodes.get_mut(path::parent(&path)).ok_or(DecodeError::InvalidValue {
+                    field: "snapshot node without parent",
+                    value: path.len() as i64,
+                })?;
+            parent.children.insert(path::name(&path).to_string());
+        }
+        for (path, expected) in child_counts {
+            if tree.nodes[&path].children.len() != expected as usize {
+                return Err(DecodeError::InvalidValue {
+                    field: "snapshot child count",
+                    value: expected as i64,
+                });
+            }
+        }
+        Ok(tree)
+    }
+}
