@@ -194,12 +194,10 @@ impl<'a> View<'a> {
         if mode.is_ttl() && !(1..=TTL_MS_MAX).contains(&ttl_ms) {
             return Err(ErrorCode::BadArguments);
         }
-        path::validate(requested_path, mode.is_sequential())?;
+        // As ZooKeeper: only the parent is found here; the full path is
+        // validated after the sequential suffix, so "/a//b" fails with NoNode.
+        let parent_path = zookeeper_parent(requested_path)?;
         let fixed = acl::fix_up(acl, &context.auth)?;
-        if requested_path == "/" {
-            return Err(ErrorCode::NodeExists);
-        }
-        let parent_path = path::parent(requested_path);
         let mut parent = self.get(parent_path).ok_or(ErrorCode::NoNode)?;
         acl::check(&parent.acl, perms::CREATE, &context.auth)?;
         let path = if mode.is_sequential() {
@@ -207,6 +205,7 @@ impl<'a> View<'a> {
         } else {
             requested_path.to_string()
         };
+        path::validate(&path, false)?;
         if self.get(&path).is_some() {
             return Err(ErrorCode::NodeExists);
         }
@@ -238,11 +237,10 @@ impl<'a> View<'a> {
         version: i32,
         context: &RequestContext,
     ) -> Result<TxnBody, ErrorCode> {
-        path::validate(path, false)?;
         if [ZOOKEEPER_PATH, QUOTA_PATH, CONFIG_PATH, "/"].contains(&path) {
             return Err(ErrorCode::BadArguments);
         }
-        let parent = self.get(path::parent(path)).ok_or(ErrorCode::NoNode)?;
+        let parent = self.get(zookeeper_parent(path)?).ok_or(ErrorCode::NoNode)?;
         acl::check(&parent.acl, perms::DELETE, &context.auth)?;
         let node = self.get(path).ok_or(ErrorCode::NoNode)?;
         next_version(node.version, version)?;
@@ -263,13 +261,29 @@ impl<'a> View<'a> {
     }
 }
 
+/// The parent ZooKeeper looks up before validating the whole path: the text
+/// before the last '/' ("" being the root). Only a path without '/' or with
+/// a NUL is refused outright.
+fn zookeeper_parent(path: &str) -> Result<&str, ErrorCode> {
+    match path.rfind('/') {
+        Some(_) if path.contains('\0') => Err(ErrorCode::BadArguments),
+        Some(0) => Ok("/"),
+        Some(index) => Ok(&path[..index]),
+        None => Err(ErrorCode::BadArguments),
+    }
+}
+
 /// The version after a versioned write, or BadVersion when `expected` is set
 /// and differs (ZooKeeper's `checkAndIncVersion`).
 fn next_version(current: i32, expected: i32) -> Result<i32, ErrorCode> {
     if expected != ANY_VERSION && expected != current {
         return Err(ErrorCode::BadVersion);
     }
-    Ok(current.wrapping_add(1))
+    // ZooKeeper skips -1 ("any version") when a version wraps around (ZOOKEEPER-4743).
+    Ok(match current.wrapping_add(1) {
+        ANY_VERSION => 0,
+        next => next,
+    })
 }
 
 impl DataTree {

@@ -19,7 +19,6 @@ impl DataTree {
         permission: i32,
         auth: &AuthContext,
     ) -> Result<&Node, ErrorCode> {
-        path::validate(path, false)?;
         let node = self.nodes.get(path).ok_or(ErrorCode::NoNode)?;
         acl::check(&node.acl, permission, auth)?;
         Ok(node)
@@ -50,16 +49,24 @@ impl DataTree {
         Ok(result)
     }
 
-    /// exists: needs no permission. `Ok(None)` when the node is missing; a
-    /// watch is left either way (it then fires on creation).
+    /// exists: READ on an existing node. `Ok(None)` when the node is missing;
+    /// a watch is left either way (it then fires on creation).
     pub fn exists(
         &mut self,
         path: &str,
-        _auth: &AuthContext,
+        auth: &AuthContext,
         watcher: Option<SessionId>,
     ) -> Result<Option<Stat>, ErrorCode> {
-        path::validate(path, false)?;
-        let stat = self.nodes.get(path).map(Node::stat);
+        if path.contains('\0') {
+            return Err(ErrorCode::BadArguments);
+        }
+        let stat = match self.nodes.get(path) {
+            Some(node) => {
+                acl::check(&node.acl, perms::READ, auth)?;
+                Some(node.stat())
+            }
+            None => None,
+        };
         self.watch(Kind::Data, path, watcher)?;
         Ok(stat)
     }
@@ -142,7 +149,6 @@ impl DataTree {
         session: SessionId,
         _auth: &AuthContext,
     ) -> Result<(), ErrorCode> {
-        path::validate(path, false)?;
         let kind = match mode {
             AddWatchMode::Persistent => Kind::Persistent,
             AddWatchMode::PersistentRecursive => Kind::Recursive,
@@ -157,7 +163,6 @@ impl DataTree {
         watcher_type: WatcherType,
         session: SessionId,
     ) -> Result<(), ErrorCode> {
-        path::validate(path, false)?;
         let mut removed = false;
         for kind in WatchRegistry::kinds_of(watcher_type) {
             removed |= self.watches.remove(*kind, path, session);
@@ -172,7 +177,6 @@ impl DataTree {
         watcher_type: WatcherType,
         session: SessionId,
     ) -> Result<(), ErrorCode> {
-        path::validate(path, false)?;
         let found = WatchRegistry::kinds_of(watcher_type)
             .iter()
             .any(|kind| self.watches.contains(*kind, path, session));

@@ -136,9 +136,11 @@ fn stat_fields_follow_each_change() {
 fn create_errors_in_zookeepers_order() {
     let mut h = Harness::new();
     assert_eq!(h.create("no-slash", CreateMode::Persistent), Err(ErrorCode::BadArguments));
-    assert_eq!(h.create("/a/", CreateMode::Persistent), Err(ErrorCode::BadArguments));
     assert_eq!(h.create("/missing/child", CreateMode::Persistent), Err(ErrorCode::NoNode));
     h.create("/a", CreateMode::Persistent).unwrap();
+    // The parent is looked up before the path is validated, as in ZooKeeper.
+    assert_eq!(h.create("/a/", CreateMode::Persistent), Err(ErrorCode::BadArguments));
+    assert_eq!(h.create("/a//b", CreateMode::Persistent), Err(ErrorCode::NoNode));
     assert_eq!(h.create("/a", CreateMode::Persistent), Err(ErrorCode::NodeExists));
     h.create("/eph", CreateMode::Ephemeral).unwrap();
     assert_eq!(

@@ -1,0 +1,66 @@
+//! The node's configuration: one explicit struct, passed in, never read from globals.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// ZooKeeper's default `tickTime`.
+pub const TICK_MS_DEFAULT: u32 = 2_000;
+/// ZooKeeper's `jute.maxbuffer` default: the largest frame a client may send.
+pub const PACKET_BYTES_MAX_DEFAULT: usize = proto::frame::PACKET_BYTES_MAX_DEFAULT;
+/// Concurrent client connections accepted before new ones are refused.
+pub const CONNECTIONS_MAX_DEFAULT: usize = 4_096;
+/// Requests one connection may have in flight before the server stops reading from it.
+pub const OUTSTANDING_REQUESTS_PER_CONNECTION_MAX_DEFAULT: usize = 1_000;
+/// Txns applied between two snapshots; bounds replay time at restart.
+pub const SNAPSHOT_EVERY_TXNS_DEFAULT: u64 = 100_000;
+/// How often empty containers and idle TTL nodes are looked for.
+pub const CONTAINER_CHECK_INTERVAL_MS_DEFAULT: u64 = 1_000;
+
+/// Everything a standalone node needs to run.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address of the ZooKeeper client port.
+    pub client_listen: SocketAddr,
+    /// Directory holding the txn log segments and the snapshot database.
+    pub data_dir: PathBuf,
+    /// The basic time unit: session timeouts are negotiated in multiples of it
+    /// and expiry is checked at its granularity.
+    pub tick_ms: u32,
+    /// Smallest session timeout granted; `None` = 2 ticks, as ZooKeeper.
+    pub session_timeout_ms_min: Option<u32>,
+    /// Largest session timeout granted; `None` = 20 ticks, as ZooKeeper.
+    pub session_timeout_ms_max: Option<u32>,
+    pub connections_max: usize,
+    pub outstanding_requests_per_connection_max: usize,
+    /// Largest frame accepted from a client; a larger one closes that connection.
+    pub packet_bytes_max: usize,
+    pub snapshot_every_txns: u64,
+    pub container_check_interval_ms: u64,
+}
+
+impl ServerConfig {
+    /// Defaults for a node listening on `client_listen` with data under `data_dir`.
+    pub fn new(client_listen: SocketAddr, data_dir: impl Into<PathBuf>) -> Self {
+        ServerConfig {
+            client_listen,
+            data_dir: data_dir.into(),
+            tick_ms: TICK_MS_DEFAULT,
+            session_timeout_ms_min: None,
+            session_timeout_ms_max: None,
+            connections_max: CONNECTIONS_MAX_DEFAULT,
+            outstanding_requests_per_connection_max:
+                OUTSTANDING_REQUESTS_PER_CONNECTION_MAX_DEFAULT,
+            packet_bytes_max: PACKET_BYTES_MAX_DEFAULT,
+            snapshot_every_txns: SNAPSHOT_EVERY_TXNS_DEFAULT,
+            container_check_interval_ms: CONTAINER_CHECK_INTERVAL_MS_DEFAULT,
+        }
+    }
+
+    pub fn session_timeout_ms_min(&self) -> u32 {
+        self.session_timeout_ms_min.unwrap_or(2 * self.tick_ms)
+    }
+
+    pub fn session_timeout_ms_max(&self) -> u32 {
+        self.session_timeout_ms_max.unwrap_or(20 * self.tick_ms)
+    }
+}

@@ -1,0 +1,181 @@
+//! One client connection: a reader that turns frames into requests for the
+//! processor, and a writer that turns the processor's messages into frames.
+//!
+//! The reader stops reading when the connection has
+//! `outstanding_requests_per_connection_max` requests in flight (each carries
+//! a semaphore permit that the writer drops once the reply is written), so a
+//! client that pipelines without reading its replies cannot grow the node's
+//! memory. Anything malformed closes only this connection, with its reason logged.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use proto::frame::{self, FrameError};
+use proto::records::{ConnectRequest, RequestHeader};
+use proto::{OpCode, Reader, Record, Request};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::{Semaphore, mpsc, watch};
+
+use crate::config::ServerConfig;
+use crate::messages::{ConnectionId, Inbound, Outbound};
+
+/// Bytes read from the socket at a time; frames larger than this are assembled over several reads.
+const READ_BUFFER_BYTES: usize = 64 * 1024;
+
+/// Why a connection ended; logged once when it does.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConnectionEnd {
+    #[error("closed by the client")]
+    ClientClosed,
+    #[error("closed by the server: {0}")]
+    ServerClosed(&'static str),
+    #[error("malformed frame: {0}")]
+    Frame(#[from] FrameError),
+    #[error("malformed {what}: {error}")]
+    Decode { what: &'static str, error: proto::DecodeError },
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("node shutting down")]
+    Shutdown,
+}
+
+/// Serves one accepted connection until it ends.
+pub(crate) async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    connection: ConnectionId,
+    processor: mpsc::Sender<Inbound>,
+    config: Arc<ServerConfig>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    let (mut reader, writer) = stream.into_split();
+    let (outbox, outbound) = mpsc::unbounded_channel();
+    let mut writer_task = tokio::spawn(write_loop(writer, outbound));
+    let permits = Arc::new(Semaphore::new(config.outstanding_requests_per_connection_max));
+    let mut buffer = BytesMut::with_capacity(READ_BUFFER_BYTES);
+    let mut outbox = Some(outbox);
+
+    let end = loop {
+        // Parse every complete frame already buffered before reading more.
+        match frame::decode_frame(&mut buffer, config.packet_bytes_max) {
+            Err(error) => break ConnectionEnd::Frame(error),
+            Ok(Some(body)) => {
+                let message = match outbox.take() {
+                    Some(outbox) => decode_connect(&body, connection, peer, outbox),
+                    None => {
+                        let permit = tokio::select! {
+                            permit = permits.clone().acquire_owned() => permit.expect("semaphore never closed"),
+                            end = &mut writer_task => break end.unwrap_or(ConnectionEnd::ServerClosed("writer failed")),
+                        };
+                        decode_request(&body, connection, permit)
+                    }
+                };
+                match message {
+                    Ok(message) => {
+                        if processor.send(message).await.is_err() {
+                            break ConnectionEnd::Shutdown;
+                        }
+                    }
+                    Err(end) => break end,
+                }
+                continue;
+            }
+            Ok(None) => {}
+        }
+        buffer.reserve(READ_BUFFER_BYTES);
+        tokio::select! {
+            read = reader.read_buf(&mut buffer) => match read {
+                Ok(0) => break ConnectionEnd::ClientClosed,
+                Ok(_) => {}
+                Err(error) => break ConnectionEnd::Io(error),
+            },
+            end = &mut writer_task => break end.unwrap_or(ConnectionEnd::ServerClosed("writer failed")),
+            _ = shutdown.changed() => break ConnectionEnd::Shutdown,
+        }
+    };
+    match &end {
+        ConnectionEnd::ClientClosed | ConnectionEnd::ServerClosed(_) | ConnectionEnd::Shutdown => {
+            tracing::debug!(connection, %peer, reason = %end, "connection ended")
+        }
+        _ => tracing::warn!(connection, %peer, reason = %end, "connection closed"),
+    }
+    let _ = processor.send(Inbound::Closed { connection }).await;
+    writer_task.abort();
+}
+
+fn decode_connect(
+    body: &[u8],
+    connection: ConnectionId,
+    peer: SocketAddr,
+    outbox: crate::messages::Outbox,
+) -> Result<Inbound, ConnectionEnd> {
+    let request = ConnectRequest::from_bytes(body)
+        .map_err(|error| ConnectionEnd::Decode { what: "connect request", error })?;
+    Ok(Inbound::Connect { connection, peer, request, outbox })
+}
+
+fn decode_request(
+    body: &[u8],
+    connection: ConnectionId,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) -> Result<Inbound, ConnectionEnd> {
+    let mut reader = Reader::new(body);
+    let header = RequestHeader::decode(&mut reader)
+        .map_err(|error| ConnectionEnd::Decode { what: "request header", error })?;
+    let xid = header.xid;
+    let Ok(op_code) = OpCode::from_code(header.op_type) else {
+        return Ok(Inbound::Unsupported { connection, xid, op_code: header.op_type, permit });
+    };
+    match Request::decode(op_code, &mut reader) {
+        Ok(request) => Ok(Inbound::Request { connection, xid, request, permit }),
+        Err(error) if proto::request::is_unsupported(&error) => {
+            Ok(Inbound::Unsupported { connection, xid, op_code: header.op_type, permit })
+        }
+        Err(error) => Err(ConnectionEnd::Decode { what: "request", error }),
+    }
+}
+
+/// Writes the processor's messages in order, batching whatever is queued into one write.
+async fn write_loop(
+    mut writer: OwnedWriteHalf,
+    mut outbound: mpsc::UnboundedReceiver<Outbound>,
+) -> ConnectionEnd {
+    let mut buffer = BytesMut::with_capacity(READ_BUFFER_BYTES);
+    while let Some(first) = outbound.recv().await {
+        let mut next = Some(first);
+        let mut close = None;
+        // Permits are held until the bytes are handed to the socket.
+        let mut permits = Vec::new();
+        while let Some(message) = next.take() {
+            match message {
+                Outbound::Connected(response) => {
+                    frame::encode_frame(&response.to_bytes(), &mut buffer)
+                }
+                Outbound::Reply { header, body, permit } => {
+                    frame::encode_reply(&mut buffer, &header, body.as_ref());
+                    permits.extend(permit);
+                }
+                Outbound::Notification(event) => frame::encode_notification(&mut buffer, &event),
+                Outbound::Close { reason } => {
+                    close = Some(reason);
+                    break;
+                }
+            }
+            next = outbound.try_recv().ok();
+        }
+        if let Err(error) = writer.write_all(&buffer).await {
+            return ConnectionEnd::Io(error);
+        }
+        buffer.clear();
+        drop(permits);
+        if let Some(reason) = close {
+            let _ = writer.shutdown().await;
+            return ConnectionEnd::ServerClosed(reason);
+        }
+    }
+    ConnectionEnd::Shutdown
+}

@@ -1,0 +1,283 @@
+//! The processor: the one task that owns the data tree.
+//!
+//! Every request of every connection arrives here in order and travels one
+//! way: prepare (validate into a txn) → apply to the tree → hand the encoded
+//! txn to the durability thread → release the reply and watch events once the
+//! txn is durable (see [`release`]). Reads run against the tree directly and
+//! are released behind any write they might reflect.
+//!
+//! - [`requests`]: turns each client request into tree calls and a reply.
+//! - [`sessions`]: connect, reconnect, close and expiry of sessions.
+//! - [`release`]: the queue that holds outputs until their txns are durable.
+
+mod release;
+mod requests;
+mod sessions;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use datatree::{ApplyOutcome, AuthContext, DataTree, SessionTracker, Txn, TxnBody};
+use proto::records::{ReplyHeader, WatcherEvent};
+use proto::{ErrorCode, Id, KeeperState, Record, Response, SessionId, Zxid};
+use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
+use tokio::time::Instant;
+
+use crate::config::ServerConfig;
+use crate::durability::{Durability, DurabilityEvent, DurabilityJob};
+use crate::messages::{ConnectionId, Inbound, Outbound, Outbox};
+use release::ReleaseQueue;
+
+/// Inbound messages handled before the processor hands a batch to the log.
+/// Bounds how long one busy loop iteration can delay an fsync.
+pub const BATCH_MESSAGES_MAX: usize = 1_024;
+
+/// What the processor knows of one live connection.
+struct ConnectionState {
+    peer: SocketAddr,
+    session: Option<SessionId>,
+    /// Identities this connection has proven (its ip, digests added by addauth).
+    auth: AuthContext,
+}
+
+pub(crate) struct Processor {
+    config: Arc<ServerConfig>,
+    tree: DataTree,
+    sessions: SessionTracker,
+    connections: HashMap<ConnectionId, ConnectionState>,
+    /// Kept apart from `connections` so the release queue can borrow it alone.
+    outboxes: HashMap<ConnectionId, Outbox>,
+    session_connections: HashMap<SessionId, ConnectionId>,
+    release: ReleaseQueue,
+    /// Txns applied but not yet handed to the durability thread.
+    unlogged: Vec<(Zxid, Vec<u8>)>,
+    durability: Durability,
+    txns_since_snapshot: u64,
+    next_session_id: i64,
+    /// Monotonic origin for session deadlines.
+    started: Instant,
+    next_container_check_ms: u64,
+}
+
+impl Processor {
+    pub(crate) fn new(
+        config: Arc<ServerConfig>,
+        tree: DataTree,
+        durability: Durability,
+        recovered_txns: u64,
+    ) -> Processor {
+        let mut sessions = SessionTracker::new(config.tick_ms as i64);
+        // Sessions survive a restart; their clients could not ping while the
+        // node was down, so each gets a full timeout from now, as ZooKeeper does.
+        for (session, info) in tree.sessions() {
+            sessions.add(session, info.timeout_ms, 0);
+        }
+        let durable = tree.last_zxid();
+        let next_session_id = sessions::initial_session_id(wall_clock_ms());
+        Processor {
+            config,
+            tree,
+            sessions,
+            connections: HashMap::new(),
+            outboxes: HashMap::new(),
+            session_connections: HashMap::new(),
+            release: ReleaseQueue::new(durable),
+            unlogged: Vec::new(),
+            durability,
+            txns_since_snapshot: recovered_txns,
+            next_session_id,
+            started: Instant::now(),
+            next_container_check_ms: 0,
+        }
+    }
+
+    /// Runs until `shutdown` flips or storage fails.
+    pub(crate) async fn run(
+        mut self,
+        mut inbound: mpsc::Receiver<Inbound>,
+        mut durability_events: mpsc::UnboundedReceiver<DurabilityEvent>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<(), String> {
+        let mut ticker = tokio::time::interval(Duration::from_millis(
+            (self.config.tick_ms as u64 / 2).clamp(10, 1_000),
+        ));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let result = loop {
+            tokio::select! {
+                biased;
+                event = durability_events.recv() => match event {
+                    Some(DurabilityEvent::Durable(zxid)) => self.release.advance(zxid, &self.outboxes),
+                    Some(DurabilityEvent::Failed(error)) => break Err(error),
+                    None => break Err("durability thread ended".to_string()),
+                },
+                message = inbound.recv() => {
+                    let Some(message) = message else { break Ok(()) };
+                    self.handle(message);
+                    for _ in 1..BATCH_MESSAGES_MAX {
+                        match inbound.try_recv() {
+                            Ok(message) => self.handle(message),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                _ = ticker.tick() => self.on_tick(),
+                _ = shutdown.changed() => break Ok(()),
+            }
+            self.flush_log();
+        };
+        self.flush_log();
+        self.durability.finish();
+        result
+    }
+
+    fn handle(&mut self, message: Inbound) {
+        match message {
+            Inbound::Connect { connection, peer, request, outbox } => {
+                self.outboxes.insert(connection, outbox);
+                self.connections.insert(
+                    connection,
+                    ConnectionState {
+                        peer,
+                        session: None,
+                        auth: AuthContext {
+                            ids: vec![Id::new("ip", peer.ip().to_string())],
+                            is_super: false,
+                        },
+                    },
+                );
+                self.connect(connection, request);
+            }
+            Inbound::Request { connection, xid, request, permit } => {
+                self.request(connection, xid, request, permit)
+            }
+            Inbound::Unsupported { connection, xid, op_code, permit } => {
+                tracing::debug!(connection, op_code, "unsupported opcode");
+                self.reply_error(connection, xid, ErrorCode::Unimplemented, Some(permit));
+            }
+            Inbound::Closed { connection } => self.connection_closed(connection),
+        }
+    }
+
+    fn on_tick(&mut self) {
+        let now_ms = self.monotonic_ms();
+        for session in self.sessions.expired(now_ms as i64) {
+            tracing::info!(%session, "session expired");
+            if let Some(connection) = self.close_session(session) {
+                self.close_connection(connection, "session expired");
+            }
+        }
+        if now_ms >= self.next_container_check_ms {
+            self.next_container_check_ms = now_ms + self.config.container_check_interval_ms;
+            for path in self.tree.expired_nodes(wall_clock_ms() as i64) {
+                let context = self.system_context();
+                if let Ok(body) =
+                    self.tree.prepare(&datatree::WriteOp::DeleteContainer { path }, &context)
+                {
+                    self.commit(SessionId(0), body);
+                }
+            }
+        }
+    }
+
+    /// Applies a prepared txn under the next zxid and queues it for the log.
+    fn commit(&mut self, session: SessionId, body: TxnBody) -> (Zxid, ApplyOutcome) {
+        let last = self.tree.last_zxid();
+        // Counter exhaustion starts a new epoch, as a ZAB leader would.
+        let zxid = last.next().unwrap_or(Zxid::new(last.epoch() + 1, 1));
+        let txn = Txn { zxid, time_ms: wall_clock_ms() as i64, session, body };
+        let outcome = self.tree.apply(&txn);
+        self.unlogged.push((zxid, txn.to_bytes()));
+        for event in &outcome.events {
+            if let Some(&connection) = self.session_connections.get(&event.session) {
+                let notification = WatcherEvent {
+                    event_type: event.event.code(),
+                    state: KeeperState::SyncConnected.code(),
+                    path: event.path.clone(),
+                };
+                self.release.push(
+                    zxid,
+                    connection,
+                    Outbound::Notification(notification),
+                    &self.outboxes,
+                );
+            }
+        }
+        self.txns_since_snapshot += 1;
+        if self.txns_since_snapshot >= self.config.snapshot_every_txns {
+            self.flush_log();
+            let bytes = self.tree.serialize_snapshot();
+            self.durability.submit(DurabilityJob::Snapshot { zxid, bytes });
+            self.txns_since_snapshot = 0;
+        }
+        (zxid, outcome)
+    }
+
+    fn flush_log(&mut self) {
+        if !self.unlogged.is_empty() {
+            self.durability.submit(DurabilityJob::Append(std::mem::take(&mut self.unlogged)));
+        }
+    }
+
+    /// Queues a reply behind every txn applied so far.
+    fn reply(
+        &mut self,
+        connection: ConnectionId,
+        xid: i32,
+        zxid: Zxid,
+        result: Result<Option<Response>, ErrorCode>,
+        permit: Option<OwnedSemaphorePermit>,
+    ) {
+        let (err, body) = match result {
+            Ok(body) => (ErrorCode::Ok, body),
+            Err(code) => (code, None),
+        };
+        let header = ReplyHeader { xid, zxid: zxid.0, err: err.code() };
+        let barrier = self.tree.last_zxid();
+        self.release.push(
+            barrier,
+            connection,
+            Outbound::Reply { header, body, permit },
+            &self.outboxes,
+        );
+    }
+
+    fn reply_error(
+        &mut self,
+        connection: ConnectionId,
+        xid: i32,
+        code: ErrorCode,
+        permit: Option<OwnedSemaphorePermit>,
+    ) {
+        let zxid = self.tree.last_zxid();
+        self.reply(connection, xid, zxid, Err(code), permit);
+    }
+
+    /// Closes a connection after everything queued for it has been written.
+    fn close_connection(&mut self, connection: ConnectionId, reason: &'static str) {
+        let barrier = self.tree.last_zxid();
+        self.release.push(barrier, connection, Outbound::Close { reason }, &self.outboxes);
+    }
+
+    fn monotonic_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    /// The context of txns the server issues itself (expiry, container cleanup).
+    fn system_context(&self) -> datatree::RequestContext {
+        datatree::RequestContext {
+            session: SessionId(0),
+            auth: AuthContext { ids: Vec::new(), is_super: true },
+            now_ms: wall_clock_ms() as i64,
+        }
+    }
+}
+
+/// Wall-clock milliseconds: what ZooKeeper stores in ctime/mtime.
+fn wall_clock_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_millis() as u64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,454 @@
+//! Client requests: each becomes tree calls (reads) or a txn (writes), and a reply.
+
+use bytes::Bytes;
+use datatree::{RequestContext, TxnResult, WatchSet, WriteOp, digest_id};
+use proto::records::{ClientInfo, CreateRequest, CreateTtlRequest, WatcherEvent};
+use proto::{
+    AddWatchMode, CreateMode, ErrorCode, KeeperState, MultiOp, MultiReadResult, MultiResult,
+    Request, Response, SessionId, WatcherType, Zxid, codes::xid,
+};
+use tokio::sync::OwnedSemaphorePermit;
+
+use super::Processor;
+use crate::messages::{ConnectionId, Outbound};
+
+/// The kind of reply a create asks for: `create` answers with the path only,
+/// the other create opcodes with the path and the new node's Stat.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CreateReply {
+    PathOnly,
+    PathAndStat,
+}
+
+impl Processor {
+    pub(super) fn request(
+        &mut self,
+        connection: ConnectionId,
+        xid: i32,
+        request: Request,
+        permit: OwnedSemaphorePermit,
+    ) {
+        let Some(session) = self.connections.get(&connection).and_then(|state| state.session)
+        else {
+            // A request before the handshake finished, or after the session ended.
+            self.reply_error(connection, xid, ErrorCode::SessionExpired, Some(permit));
+            return;
+        };
+        let now_ms = self.monotonic_ms() as i64;
+        if !self.sessions.touch(session, now_ms) {
+            self.reply_error(connection, xid, ErrorCode::SessionExpired, Some(permit));
+            self.close_connection(connection, "session expired");
+            return;
+        }
+        let permit = Some(permit);
+        match request {
+            Request::Ping => {
+                let zxid = self.tree.last_zxid();
+                self.reply(connection, xid::PING, zxid, Ok(None), permit);
+            }
+            Request::CloseSession => {
+                self.close_session(session);
+                let zxid = self.tree.last_zxid();
+                self.reply(connection, xid, zxid, Ok(None), permit);
+                self.close_connection(connection, "session closed by the client");
+            }
+            Request::Auth(packet) => {
+                if packet.scheme == "digest"
+                    && let Ok(credentials) = std::str::from_utf8(&packet.auth)
+                    && credentials.contains(':')
+                {
+                    let id = digest_id(credentials);
+                    let state = self.connections.get_mut(&connection).expect("connection is live");
+                    if !state.auth.ids.contains(&id) {
+                        state.auth.ids.push(id);
+                    }
+                    let zxid = self.tree.last_zxid();
+                    // ZooKeeper echoes the request's xid (clients pipeline several auths).
+                    self.reply(connection, xid, zxid, Ok(None), permit);
+                } else {
+                    // ZooKeeper answers a failed auth with AuthFailed and drops the connection.
+                    self.reply_error(connection, xid, ErrorCode::AuthFailed, permit);
+                    self.close_connection(connection, "authentication failed");
+                }
+            }
+            Request::Create(create) => {
+                self.create(connection, xid, session, create, CreateReply::PathOnly, permit)
+            }
+            Request::Create2(create) => {
+                self.create(connection, xid, session, create, CreateReply::PathAndStat, permit)
+            }
+            Request::CreateContainer(create) => {
+                let op = create_op(&create, 0);
+                let op = match op {
+                    Ok(WriteOp::Create { path, data, acl, .. }) => Ok(WriteOp::Create {
+                        path,
+                        data,
+                        acl,
+                        mode: CreateMode::Container,
+                        ttl_ms: 0,
+                    }),
+                    other => other,
+                };
+                self.write(connection, xid, session, op, CreateReply::PathAndStat, permit)
+            }
+            Request::CreateTtl(create) => {
+                let op = create_ttl_op(&create);
+                self.write(connection, xid, session, op, CreateReply::PathAndStat, permit)
+            }
+            Request::Delete(delete) => {
+                let op = WriteOp::Delete { path: delete.path, version: delete.version };
+                self.write(connection, xid, session, Ok(op), CreateReply::PathOnly, permit)
+            }
+            Request::SetData(set) => {
+                let op = WriteOp::SetData {
+                    path: set.path,
+                    data: Bytes::from(set.data),
+                    version: set.version,
+                };
+                self.write(connection, xid, session, Ok(op), CreateReply::PathOnly, permit)
+            }
+            Request::SetAcl(set) => {
+                let op = WriteOp::SetAcl { path: set.path, acl: set.acl, version: set.version };
+                self.write(connection, xid, session, Ok(op), CreateReply::PathOnly, permit)
+            }
+            Request::Check(check) => {
+                // Outside a multi a check is a read of the version.
+                let auth = self.connections[&connection].auth.clone();
+                let result =
+                    self.tree.check_version(&check.path, check.version, &auth).map(|()| None);
+                let zxid = self.tree.last_zxid();
+                self.reply(connection, xid, zxid, result, permit);
+            }
+            Request::Multi(ops) => self.multi(connection, xid, session, ops, permit),
+            Request::MultiRead(ops) => {
+                let auth = self.connections[&connection].auth.clone();
+                let results = ops
+                    .into_iter()
+                    .map(|op| match op {
+                        MultiOp::GetData(get) => match self.tree.get_data(&get.path, &auth, None) {
+                            Ok((data, stat)) => {
+                                MultiReadResult::GetData { data: data.to_vec(), stat }
+                            }
+                            Err(code) => MultiReadResult::Error(code.code()),
+                        },
+                        MultiOp::GetChildren(get) => {
+                            match self.tree.get_children(&get.path, &auth, None) {
+                                Ok((children, _)) => MultiReadResult::GetChildren { children },
+                                Err(code) => MultiReadResult::Error(code.code()),
+                            }
+                        }
+                        _ => MultiReadResult::Error(ErrorCode::BadArguments.code()),
+                    })
+                    .collect();
+                let zxid = self.tree.last_zxid();
+                self.reply(connection, xid, zxid, Ok(Some(Response::MultiRead(results))), permit);
+            }
+            read => self.read(connection, xid, session, read, permit),
+        }
+    }
+
+    fn read(
+        &mut self,
+        connection: ConnectionId,
+        xid: i32,
+        session: SessionId,
+        request: Request,
+        permit: Option<OwnedSemaphorePermit>,
+    ) {
+        let auth = self.connections[&connection].auth.clone();
+        let watcher = |watch: bool| watch.then_some(session);
+        let result = match request {
+            Request::GetData(get) => self
+                .tree
+                .get_data(&get.path, &auth, watcher(get.watch))
+                .map(|(data, stat)| Some(Response::GetData { data: data.to_vec(), stat })),
+            Request::Exists(exists) => {
+                match self.tree.exists(&exists.path, &auth, watcher(exists.watch)) {
+                    Ok(Some(stat)) => Ok(Some(Response::Exists { stat })),
+                    Ok(None) => Err(ErrorCode::NoNode),
+                    Err(code) => Err(code),
+                }
+            }
+            Request::GetChildren(get) => self
+                .tree
+                .get_children(&get.path, &auth, watcher(get.watch))
+                .map(|(children, _)| Some(Response::GetChildren { children })),
+            Request::GetChildren2(get) => self
+                .tree
+                .get_children(&get.path, &auth, watcher(get.watch))
+                .map(|(children, stat)| Some(Response::GetChildren2 { children, stat })),
+            Request::GetAcl(get) => self
+                .tree
+                .get_acl(&get.path, &auth)
+                .map(|(acl, stat)| Some(Response::GetAcl { acl, stat })),
+            // Standalone, every read already sees every committed write.
+            Request::Sync(sync) => Ok(Some(Response::Sync { path: sync.path })),
+            Request::GetEphemerals(get) => Ok(Some(Response::GetEphemerals {
+                ephemerals: self.tree.get_ephemerals(session, &get.prefix_path),
+            })),
+            Request::GetAllChildrenNumber(get) => self
+                .tree
+                .get_all_children_number(&get.path, &auth)
+                .map(|total_number| Some(Response::GetAllChildrenNumber { total_number })),
+            Request::WhoAmI => Ok(Some(Response::WhoAmI { client_info: client_infos(&auth) })),
+            Request::AddWatch(add) => match AddWatchMode::from_code(add.mode) {
+                Ok(mode) => self.tree.add_watch(&add.path, mode, session, &auth).map(|()| None),
+                Err(_) => Err(ErrorCode::BadArguments),
+            },
+            Request::RemoveWatches(remove) => match WatcherType::from_code(remove.watcher_type) {
+                Ok(kind) => self.tree.remove_watches(&remove.path, kind, session).map(|()| None),
+                Err(_) => Err(ErrorCode::BadArguments),
+            },
+            Request::CheckWatches(check) => match WatcherType::from_code(check.watcher_type) {
+                Ok(kind) => self.tree.check_watches(&check.path, kind, session).map(|()| None),
+                Err(_) => Err(ErrorCode::BadArguments),
+            },
+            Request::SetWatches(set) => {
+                let watches = WatchSet {
+                    data: set.data_watches,
+                    exist: set.exist_watches,
+                    child: set.child_watches,
+                    persistent: Vec::new(),
+                    persistent_recursive: Vec::new(),
+                };
+                self.set_watches(connection, session, Zxid(set.relative_zxid), &watches);
+                let zxid = self.tree.last_zxid();
+                self.reply(connection, xid::SET_WATCHES, zxid, Ok(None), permit);
+                return;
+            }
+            Request::SetWatches2(set) => {
+                let watches = WatchSet {
+                    data: set.data_watches,
+                    exist: set.exist_watches,
+                    child: set.child_watches,
+                    persistent: set.persistent_watches,
+                    persistent_recursive: set.persistent_recursive_watches,
+                };
+                self.set_watches(connection, session, Zxid(set.relative_zxid), &watches);
+                let zxid = self.tree.last_zxid();
+                self.reply(connection, xid::SET_WATCHES, zxid, Ok(None), permit);
+                return;
+            }
+            other => {
+                tracing::error!(op = ?other.op_code(), "request reached the read path by mistake");
+                Err(ErrorCode::Unimplemented)
+            }
+        };
+        let zxid = self.tree.last_zxid();
+        self.reply(connection, xid, zxid, result, permit);
+    }
+
+    fn set_watches(
+        &mut self,
+        connection: ConnectionId,
+        session: SessionId,
+        relative: Zxid,
+        watches: &WatchSet,
+    ) {
+        let barrier = self.tree.last_zxid();
+        for event in self.tree.set_watches(session, relative, watches) {
+            let notification = WatcherEvent {
+                event_type: event.event.code(),
+                state: KeeperState::SyncConnected.code(),
+                path: event.path,
+            };
+            self.release.push(
+                barrier,
+                connection,
+                Outbound::Notification(notification),
+                &self.outboxes,
+            );
+        }
+    }
+
+    fn create(
+        &mut self,
+        connection: ConnectionId,
+        xid: i32,
+        session: SessionId,
+        create: CreateRequest,
+        reply: CreateReply,
+        permit: Option<OwnedSemaphorePermit>,
+    ) {
+        let op = create_op(&create, 0);
+        self.write(connection, xid, session, op, reply, permit)
+    }
+
+    /// Prepares, applies and logs one write, and queues its reply.
+    fn write(
+        &mut self,
+        connection: ConnectionId,
+        xid: i32,
+        session: SessionId,
+        op: Result<WriteOp, ErrorCode>,
+        reply: CreateReply,
+        permit: Option<OwnedSemaphorePermit>,
+    ) {
+        let context = self.request_context(connection, session);
+        let prepared = op.and_then(|op| self.tree.prepare(&op, &context));
+        let body = match prepared {
+            Ok(body) => body,
+            Err(code) => return self.reply_error(connection, xid, code, permit),
+        };
+        let (zxid, outcome) = self.commit(session, body);
+        let result = outcome.result.map(|result| match result {
+            TxnResult::Created { path, stat } => Some(match reply {
+                CreateReply::PathOnly => Response::Create { path },
+                CreateReply::PathAndStat => Response::Create2 { path, stat },
+            }),
+            TxnResult::DataSet { stat } => Some(Response::SetData { stat }),
+            TxnResult::AclSet { stat } => Some(Response::SetAcl { stat }),
+            _ => None,
+        });
+        self.reply(connection, xid, zxid, result, permit);
+    }
+
+    fn multi(
+        &mut self,
+        connection: ConnectionId,
+        xid: i32,
+        session: SessionId,
+        ops: Vec<MultiOp>,
+        permit: Option<OwnedSemaphorePermit>,
+    ) {
+        let mut write_ops = Vec::with_capacity(ops.len());
+        let mut replies = Vec::with_capacity(ops.len());
+        for op in &ops {
+            let (op, reply) = match op {
+                MultiOp::Create(create) => (create_op(create, 0), CreateReply::PathOnly),
+                MultiOp::Create2(create) => (create_op(create, 0), CreateReply::PathAndStat),
+                MultiOp::CreateContainer(create) => (
+                    create_op(create, 0).map(|op| match op {
+                        WriteOp::Create { path, data, acl, .. } => WriteOp::Create {
+                            path,
+                            data,
+                            acl,
+                            mode: CreateMode::Container,
+                            ttl_ms: 0,
+                        },
+                        other => other,
+                    }),
+                    CreateReply::PathAndStat,
+                ),
+                MultiOp::CreateTtl(create) => (create_ttl_op(create), CreateReply::PathAndStat),
+                MultiOp::Delete(delete) => (
+                    Ok(WriteOp::Delete { path: delete.path.clone(), version: delete.version }),
+                    CreateReply::PathOnly,
+                ),
+                MultiOp::SetData(set) => (
+                    Ok(WriteOp::SetData {
+                        path: set.path.clone(),
+                        data: Bytes::from(set.data.clone()),
+                        version: set.version,
+                    }),
+                    CreateReply::PathOnly,
+                ),
+                MultiOp::Check(check) => (
+                    Ok(WriteOp::Check { path: check.path.clone(), version: check.version }),
+                    CreateReply::PathOnly,
+                ),
+                // Reads belong in multiRead; ZooKeeper refuses to mix them.
+                MultiOp::GetData(_) | MultiOp::GetChildren(_) => {
+                    (Err(ErrorCode::BadArguments), CreateReply::PathOnly)
+                }
+            };
+            match op {
+                Ok(op) => write_ops.push(op),
+                Err(code) => return self.reply_error(connection, xid, code, permit),
+            }
+            replies.push(reply);
+        }
+        let context = self.request_context(connection, session);
+        let body = match self.tree.prepare_multi(&write_ops, &context) {
+            Ok(body) => body,
+            Err(failure) => {
+                let results = failure
+                    .results
+                    .into_iter()
+                    .map(|code| MultiResult::Error(code.code()))
+                    .collect();
+                let zxid = self.tree.last_zxid();
+                return self.reply(
+                    connection,
+                    xid,
+                    zxid,
+                    Ok(Some(Response::Multi(results))),
+                    permit,
+                );
+            }
+        };
+        let (zxid, outcome) = self.commit(session, body);
+        let result = outcome.result.map(|result| {
+            let TxnResult::Multi(results) = result else {
+                unreachable!("a multi txn yields a multi result")
+            };
+            let results = results
+                .into_iter()
+                .zip(replies)
+                .map(|(result, reply)| match result {
+                    TxnResult::Created { path, stat } => match reply {
+                        CreateReply::PathOnly => MultiResult::Create { path },
+                        CreateReply::PathAndStat => MultiResult::Create2 { path, stat },
+                    },
+                    TxnResult::Deleted => MultiResult::Delete,
+                    TxnResult::DataSet { stat } => MultiResult::SetData { stat },
+                    TxnResult::Checked => MultiResult::Check,
+                    other => unreachable!("{other:?} inside a multi"),
+                })
+                .collect();
+            Some(Response::Multi(results))
+        });
+        self.reply(connection, xid, zxid, result, permit);
+    }
+
+    fn request_context(&self, connection: ConnectionId, session: SessionId) -> RequestContext {
+        RequestContext {
+            session,
+            auth: self.connections[&connection].auth.clone(),
+            now_ms: super::wall_clock_ms() as i64,
+        }
+    }
+}
+
+fn create_op(create: &CreateRequest, ttl_ms: i64) -> Result<WriteOp, ErrorCode> {
+    let mode = CreateMode::from_code(create.flags).map_err(|_| ErrorCode::BadArguments)?;
+    Ok(WriteOp::Create {
+        path: create.path.clone(),
+        data: Bytes::from(create.data.clone()),
+        acl: create.acl.clone(),
+        mode,
+        ttl_ms,
+    })
+}
+
+fn create_ttl_op(create: &CreateTtlRequest) -> Result<WriteOp, ErrorCode> {
+    let mode = CreateMode::from_code(create.flags).map_err(|_| ErrorCode::BadArguments)?;
+    if !mode.is_ttl() {
+        return Err(ErrorCode::BadArguments);
+    }
+    Ok(WriteOp::Create {
+        path: create.path.clone(),
+        data: Bytes::from(create.data.clone()),
+        acl: create.acl.clone(),
+        mode,
+        ttl_ms: create.ttl,
+    })
+}
+
+/// whoAmI's answer, as ZooKeeper's `AuthUtil.getClientInfos`: a digest
+/// identity shows its user name only, never the password hash.
+fn client_infos(auth: &datatree::AuthContext) -> Vec<ClientInfo> {
+    let mut infos: Vec<ClientInfo> = auth
+        .ids
+        .iter()
+        .map(|id| {
+            let user = match id.scheme.as_str() {
+                "digest" => id.id.split(':').next().unwrap_or_default().to_string(),
+                _ => id.id.clone(),
+            };
+            ClientInfo { auth_scheme: id.scheme.clone(), user }
+        })
+        .collect();
+    infos.sort_by(|a, b| (&a.auth_scheme, &a.user).cmp(&(&b.auth_scheme, &b.user)));
+    infos
+}

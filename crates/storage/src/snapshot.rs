@@ -1,0 +1,151 @@
+//! [`RedbSnapshotStore`]: snapshots in one redb database.
+//!
+//! Why redb here (and not for the log): snapshots are written rarely, must
+//! never be seen half-written, and old ones must go away atomically. A redb
+//! write transaction gives all of that. Snapshots are split into chunks so no
+//! single value gets huge, and a checksum over the whole snapshot catches
+//! damage that redb itself would not notice.
+
+use std::path::Path;
+
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+
+use crate::{Result, SnapshotStore, StorageError};
+
+/// Size of the pieces a snapshot is stored in.
+pub const SNAPSHOT_CHUNK_BYTES: usize = 1024 * 1024;
+
+/// (zxid, chunk index) -> chunk bytes.
+const CHUNKS: TableDefinition<(i64, u32), &[u8]> = TableDefinition::new("snapshot_chunks");
+/// zxid -> (total length, crc32c of the whole snapshot, chunk count).
+const META: TableDefinition<i64, (u64, u32, u32)> = TableDefinition::new("snapshot_meta");
+
+/// Snapshots stored in a redb database file.
+#[derive(Debug)]
+pub struct RedbSnapshotStore {
+    db: Database,
+}
+
+impl RedbSnapshotStore {
+    /// Opens the database at `path`, creating it (and its tables) if needed.
+    pub fn open(path: &Path) -> Result<RedbSnapshotStore> {
+        let db = Database::create(path)?;
+        let store = RedbSnapshotStore { db };
+        // Create the tables up front so readers never meet a missing table.
+        store.write(|_, _| Ok(()))?;
+        Ok(store)
+    }
+
+    /// Runs `f` in one write transaction and commits it durably.
+    fn write(
+        &self,
+        f: impl FnOnce(
+            &mut redb::Table<i64, (u64, u32, u32)>,
+            &mut redb::Table<(i64, u32), &[u8]>,
+        ) -> Result<()>,
+    ) -> Result<()> {
+        let mut txn = self.db.begin_write()?;
+        // Immediate is redb's default; spelled out because `save` promises
+        // durability on return and must not silently depend on a default.
+        txn.set_durability(Durability::Immediate)?;
+        {
+            let mut meta = txn.open_table(META)?;
+            let mut chunks = txn.open_table(CHUNKS)?;
+            f(&mut meta, &mut chunks)?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+}
+
+/// Deletes the chunks of the snapshot at `zxid`, if it exists.
+fn remove_snapshot(
+    meta: &mut redb::Table<i64, (u64, u32, u32)>,
+    chunks: &mut redb::Table<(i64, u32), &[u8]>,
+    zxid: i64,
+) -> Result<()> {
+    let chunk_count = match meta.remove(zxid)? {
+        Some(old) => old.value().2,
+        None => return Ok(()),
+    };
+    for index in 0..chunk_count {
+        chunks.remove((zxid, index))?;
+    }
+    Ok(())
+}
+
+impl SnapshotStore for RedbSnapshotStore {
+    fn save(&mut self, zxid: i64, bytes: &[u8]) -> Result<()> {
+        let crc = crc32c::crc32c(bytes);
+        self.write(|meta, chunks| {
+            remove_snapshot(meta, chunks, zxid)?;
+            let mut count: u32 = 0;
+            for chunk in bytes.chunks(SNAPSHOT_CHUNK_BYTES) {
+                chunks.insert((zxid, count), chunk)?;
+                count += 1;
+            }
+            meta.insert(zxid, (bytes.len() as u64, crc, count))?;
+            Ok(())
+        })
+    }
+
+    fn latest(&self) -> Result<Option<(i64, Vec<u8>)>> {
+        let txn = self.db.begin_read()?;
+        let meta = txn.open_table(META)?;
+        let Some((zxid, info)) = meta.last()? else {
+            return Ok(None);
+        };
+        let zxid = zxid.value();
+        let (total_len, crc, chunk_count) = info.value();
+        let chunks = txn.open_table(CHUNKS)?;
+        // No capacity hint from `total_len`: it is unverified until the end.
+        let mut bytes = Vec::new();
+        let mut seen: u32 = 0;
+        for entry in chunks.range((zxid, 0)..=(zxid, u32::MAX))? {
+            let (key, chunk) = entry?;
+            if key.value().1 != seen {
+                return Err(corrupt(zxid, format!("chunk {} missing", seen)));
+            }
+            bytes.extend_from_slice(chunk.value());
+            seen += 1;
+        }
+        if seen != chunk_count {
+            return Err(corrupt(zxid, format!("{seen} chunks, expected {chunk_count}")));
+        }
+        if bytes.len() as u64 != total_len {
+            return Err(corrupt(zxid, format!("{} bytes, expected {total_len}", bytes.len())));
+        }
+        if crc32c::crc32c(&bytes) != crc {
+            return Err(corrupt(zxid, "checksum mismatch".to_string()));
+        }
+        Ok(Some((zxid, bytes)))
+    }
+
+    fn retain(&mut self, count: usize) -> Result<()> {
+        let zxids = self.list()?;
+        let doomed = zxids.len().saturating_sub(count);
+        if doomed == 0 {
+            return Ok(());
+        }
+        self.write(|meta, chunks| {
+            for &zxid in &zxids[..doomed] {
+                remove_snapshot(meta, chunks, zxid)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn list(&self) -> Result<Vec<i64>> {
+        let txn = self.db.begin_read()?;
+        let meta = txn.open_table(META)?;
+        let mut zxids = Vec::new();
+        for entry in meta.iter()? {
+            zxids.push(entry?.0.value());
+        }
+        Ok(zxids)
+    }
+}
+
+fn corrupt(zxid: i64, what: String) -> StorageError {
+    StorageError::corrupt(format!("snapshot {zxid:#x}: {what}"))
+}

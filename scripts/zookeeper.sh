@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Runs Debian's Apache ZooKeeper (package `zookeeper`) standalone on loopback,
+# for the differential and compatibility tiers.
+#
+#   scripts/zookeeper.sh start PORT DIR [TICK_MS]   # returns once it answers ruok
+#   scripts/zookeeper.sh stop DIR
+#
+# Debian's zookeeper.jar names an incomplete classpath in its manifest; the
+# jars added here are the ones the server needs to log and to start Netty.
+set -euo pipefail
+
+jars=(zookeeper zookeeper-jute slf4j-api slf4j-log4j12 log4j-1.2 netty-codec netty-resolver
+  netty-transport-native-unix-common netty-transport netty-buffer netty-common netty-handler
+  servlet-api commons-cli metrics-core snappy-java)
+classpath=""
+for jar in "${jars[@]}"; do
+  if [[ -f /usr/share/java/$jar.jar ]]; then classpath+="/usr/share/java/$jar.jar:"; fi
+done
+
+command=${1:?start or stop}
+case "$command" in
+start)
+  port=${2:?port}
+  dir=$(realpath -m "${3:?data dir}")
+  tick=${4:-2000}
+  mkdir -p "$dir/data"
+  cat >"$dir/zoo.cfg" <<CFG
+tickTime=$tick
+dataDir=$dir/data
+clientPort=$port
+clientPortAddress=127.0.0.1
+4lw.commands.whitelist=*
+admin.enableServer=false
+maxClientCnxns=0
+CFG
+  cat >"$dir/log4j.properties" <<'LOG'
+log4j.rootLogger=WARN, FILE
+log4j.appender.FILE=org.apache.log4j.FileAppender
+log4j.appender.FILE.File=${zookeeper.log.file}
+log4j.appender.FILE.layout=org.apache.log4j.PatternLayout
+log4j.appender.FILE.layout.ConversionPattern=%d %p [%t] %c{1}: %m%n
+LOG
+  java -Xmx512m -cp "$classpath" \
+    -Dlog4j.configuration="file:$dir/log4j.properties" -Dzookeeper.log.file="$dir/zookeeper.log" \
+    -Dzookeeper.extendedTypesEnabled=true -Dzookeeper.admin.enableServer=false \
+    org.apache.zookeeper.server.quorum.QuorumPeerMain "$dir/zoo.cfg" >"$dir/stdout.log" 2>&1 &
+  echo $! >"$dir/pid"
+  for _ in $(seq 1 300); do
+    if [[ "$( (printf ruok | nc -N -w 2 127.0.0.1 "$port") 2>/dev/null)" == imok ]]; then
+      echo "zookeeper: serving on 127.0.0.1:$port (data in $dir)"
+      exit 0
+    fi
+    if ! kill -0 "$(cat "$dir/pid")" 2>/dev/null; then
+      echo "zookeeper: exited during start" >&2
+      cat "$dir/stdout.log" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
+  echo "zookeeper: not serving after 30s" >&2
+  exit 1
+  ;;
+stop)
+  dir=${2:?data dir}
+  if [[ -f $dir/pid ]]; then
+    pid=$(cat "$dir/pid")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || exit 0; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  ;;
+*)
+  echo "usage: $0 start PORT DIR [TICK_MS] | stop DIR" >&2
+  exit 2
+  ;;
+esac
