@@ -27,8 +27,7 @@ session() {
     grep -v -E '^[0-9]{4}-[0-9]{2}-[0-9]{2} |^\s+at |^log4j|^SLF4J|^Connecting to|WatchedEvent state:(SyncConnected|Closed) type:None|^WATCHER::|^$' |
     sed -E -e 's/^(cZxid|mZxid|pZxid) = 0x[0-9a-f]+/\1 = ZXID/' \
       -e 's/^(ctime|mtime) = .*/\1 = TIME/' \
-      -e 's/^ephemeralOwner = 0x[0-9a-f]*[1-9a-f][0-9a-f]*$/ephemeralOwner = SESSION/' \
-      -e 's/^ephemeralOwner = 0xff[0-9a-f]+$/ephemeralOwner = TTL/'
+      -e 's/^ephemeralOwner = 0x[0-9a-f]*[1-9a-f][0-9a-f]*$/ephemeralOwner = SESSION/'
   echo "exit status: ${PIPESTATUS[0]}"
   set -e
 }

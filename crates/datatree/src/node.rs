@@ -99,7 +99,12 @@ impl Node {
             version: self.version,
             cversion: self.cversion.wrapping_mul(2).wrapping_sub(num_children),
             aversion: self.aversion,
-            ephemeral_owner: self.ephemeral_owner,
+            // Clients see a session only: containers and TTL nodes report 0,
+            // as ZooKeeper's `DataNode.getClientEphemeralOwner`.
+            ephemeral_owner: match self.kind() {
+                NodeKind::Ephemeral { session } => session,
+                _ => 0,
+            },
             data_length: self.data.len() as i32,
             num_children,
             pzxid: self.pzxid,

@@ -296,7 +296,7 @@ impl DataTree {
             hasher.update(&node.data);
             let stat = node.stat();
             for value in
-                [stat.czxid, stat.mzxid, stat.ctime, stat.mtime, stat.ephemeral_owner, stat.pzxid]
+                [stat.czxid, stat.mzxid, stat.ctime, stat.mtime, node.ephemeral_owner, stat.pzxid]
             {
                 hasher.update(value.to_be_bytes());
             }
