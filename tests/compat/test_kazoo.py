@@ -374,3 +374,4 @@ def test_many_concurrent_clients(hosts, root):
     for client in clients:
         client.stop()
         client.close()
+

@@ -167,12 +167,57 @@ def scenario_watches(client, base, record, other):
     record("recursive events", client.events)
 
 
+def scenario_resume_and_set_watches(client, base, record, other):
+    """A client leaves with watches set, changes happen, it resumes its
+    session on a new connection and re-registers them with setWatches."""
+    client.call("create", create_body(base))
+    for name in ["changed", "deleted", "quiet", "children"]:
+        client.call("create", create_body(f"{base}/{name}"))
+    client.call("create", create_body(f"{base}/mine", flags=EPHEMERAL))
+    seen_zxid = client.last_zxid
+    session, password = client.session_id, client.password
+    client.close()
+    other.call("setData", string(f"{base}/changed") + string(b"x") + i32(-1))
+    other.call("delete", string(f"{base}/deleted") + i32(-1))
+    other.call("create", create_body(f"{base}/appeared"))
+    other.call("create", create_body(f"{base}/children/c"))
+    wrong = RawClient(*other.address, session_id=session, password=b"\1" * 16, last_zxid=seen_zxid)
+    record("wrong password", wrong.timeout, wrong.session_id)
+    wrong.close()
+    resumed = RawClient(*other.address, session_id=session, password=password, last_zxid=seen_zxid)
+    record("resumed", resumed.session_id == session, resumed.timeout > 0)
+    data = [f"{base}/changed", f"{base}/deleted", f"{base}/quiet"]
+    exist = [f"{base}/appeared", f"{base}/still-missing"]
+    child = [f"{base}/children"]
+    watches = b"".join(i32(len(paths)) + b"".join(string(p) for p in paths) for paths in (data, exist, child))
+    resumed.send(i32(-8) + i32(101) + i64(seen_zxid) + watches)
+    # The reply to setWatches (xid -8) follows the events it fires at once.
+    while True:
+        reader = __import__("rawzk").Reader(resumed.frame())
+        xid, _zxid, err = reader.i32(), reader.i64(), reader.i32()
+        if xid == -1:
+            resumed.events.append((reader.i32(), reader.i32(), reader.string()))
+            continue
+        record("setWatches reply", xid, err)
+        break
+    record("missed while away", sorted(resumed.events))
+    resumed.events.clear()
+    other.call("setData", string(f"{base}/quiet") + string(b"y") + i32(-1))
+    other.call("create", create_body(f"{base}/still-missing"))
+    resumed.call("exists", string(base) + b"\0")
+    record("fired later", sorted(resumed.events))
+    err, reader = resumed.call("exists", string(f"{base}/mine") + b"\0")
+    record("ephemeral kept", err, reader.stat()["ephemeral"])
+    resumed.close()
+
+
 SCENARIOS = [
     scenario_paths_and_errors,
     scenario_stats_and_versions,
     scenario_sequential_and_ephemeral,
     scenario_multi,
     scenario_watches,
+    scenario_resume_and_set_watches,
 ]
 
 
@@ -199,7 +244,7 @@ def observe(host, port, run_id):
         def record(label, *values):
             lines.append(json.loads(json.dumps([label, *values])))
 
-        if scenario is scenario_watches:
+        if scenario in (scenario_watches, scenario_resume_and_set_watches):
             scenario(client, base, record, other)
         else:
             scenario(client, base, record)

@@ -72,16 +72,20 @@ class Reader:
 
 
 class RawClient:
-    def __init__(self, host, port, timeout_ms=10_000):
+    def __init__(self, host, port, timeout_ms=10_000, session_id=0, password=b"\0" * 16, last_zxid=0):
+        """Opens a session, or resumes `session_id` with its password."""
+        self.address = (host, port)
         self.sock = socket.create_connection((host, port), timeout=10)
         self.buffer = b""
         self.xid = 0
         self.events = []
-        self.send(i32(0) + i64(0) + i32(timeout_ms) + i64(0) + string(b"\0" * 16) + b"\0")
+        self.last_zxid = last_zxid
+        self.send(i32(0) + i64(last_zxid) + i32(timeout_ms) + i64(session_id) + string(password) + b"\0")
         reply = Reader(self.frame())
         reply.i32()
         self.timeout = reply.i32()
         self.session_id = reply.i64()
+        self.password = reply.buffer()
 
     def send(self, body):
         self.sock.sendall(i32(len(body)) + body)
@@ -102,7 +106,8 @@ class RawClient:
         self.send(i32(self.xid) + i32(OP[op]) + body)
         while True:
             reader = Reader(self.frame())
-            xid, _zxid, err = reader.i32(), reader.i64(), reader.i32()
+            xid, zxid, err = reader.i32(), reader.i64(), reader.i32()
+            self.last_zxid = max(self.last_zxid, zxid)
             if xid == -1:
                 event_type, _state, path = reader.i32(), reader.i32(), reader.string()
                 self.events.append((event_type, path))

@@ -116,3 +116,28 @@ async fn sigkill_mid_burst_loses_no_acknowledged_write() {
     restarted.child.kill().unwrap();
     restarted.child.wait().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_shuts_down_cleanly_and_keeps_the_data() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut node = start_node(data_dir.path());
+    let options = CreateMode::Persistent.with_acls(Acls::anyone_all());
+    let client = connect(&node.address).await;
+    client.create("/kept", b"across a restart", &options).await.unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &node.child.id().to_string()])
+        .status()
+        .expect("running kill");
+    assert!(status.success());
+    let exit = tokio::task::spawn_blocking(move || node.child.wait().unwrap());
+    let exit = tokio::time::timeout(Duration::from_secs(20), exit)
+        .await
+        .expect("herald exits within its deadline after SIGTERM")
+        .unwrap();
+    assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
+    let mut restarted = start_node(data_dir.path());
+    let client = connect(&restarted.address).await;
+    assert_eq!(client.get_data("/kept").await.unwrap().0, b"across a restart");
+    restarted.child.kill().unwrap();
+    restarted.child.wait().unwrap();
+}

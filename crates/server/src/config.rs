@@ -13,6 +13,9 @@ pub const CONNECTIONS_MAX_DEFAULT: usize = 4_096;
 pub const OUTSTANDING_REQUESTS_PER_CONNECTION_MAX_DEFAULT: usize = 1_000;
 /// Txns applied between two snapshots; bounds replay time at restart.
 pub const SNAPSHOT_EVERY_TXNS_DEFAULT: u64 = 100_000;
+/// Size at which the txn log starts a new segment; whole segments older than
+/// the newest snapshot are deleted, so this bounds the log a restart replays.
+pub const LOG_SEGMENT_BYTES_MAX_DEFAULT: u64 = storage::SEGMENT_BYTES_MAX_DEFAULT;
 /// How often empty containers and idle TTL nodes are looked for.
 pub const CONTAINER_CHECK_INTERVAL_MS_DEFAULT: u64 = 1_000;
 
@@ -35,6 +38,7 @@ pub struct ServerConfig {
     /// Largest frame accepted from a client; a larger one closes that connection.
     pub packet_bytes_max: usize,
     pub snapshot_every_txns: u64,
+    pub log_segment_bytes_max: u64,
     pub container_check_interval_ms: u64,
 }
 
@@ -52,6 +56,7 @@ impl ServerConfig {
                 OUTSTANDING_REQUESTS_PER_CONNECTION_MAX_DEFAULT,
             packet_bytes_max: PACKET_BYTES_MAX_DEFAULT,
             snapshot_every_txns: SNAPSHOT_EVERY_TXNS_DEFAULT,
+            log_segment_bytes_max: LOG_SEGMENT_BYTES_MAX_DEFAULT,
             container_check_interval_ms: CONTAINER_CHECK_INTERVAL_MS_DEFAULT,
         }
     }

@@ -52,9 +52,11 @@ impl RunningServer {
     pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         let config = Arc::new(config);
         let data_dir = config.data_dir.clone();
-        let recovered = tokio::task::spawn_blocking(move || recovery::recover(&data_dir))
-            .await
-            .expect("recovery does not panic")?;
+        let log_options = storage::LogOptions { segment_bytes_max: config.log_segment_bytes_max };
+        let recovered =
+            tokio::task::spawn_blocking(move || recovery::recover(&data_dir, log_options))
+                .await
+                .expect("recovery does not panic")?;
         let socket = tokio::net::TcpListener::bind(config.client_listen)
             .await
             .map_err(|source| ServerError::Bind { address: config.client_listen, source })?;

@@ -33,14 +33,17 @@ pub enum RecoveryError {
     Txn { zxid: i64, error: proto::DecodeError },
 }
 
-pub(crate) fn recover(data_dir: &Path) -> Result<Recovered, RecoveryError> {
+pub(crate) fn recover(
+    data_dir: &Path,
+    log_options: LogOptions,
+) -> Result<Recovered, RecoveryError> {
     let log_dir = data_dir.join(LOG_DIRECTORY);
     std::fs::create_dir_all(&log_dir).map_err(|source| RecoveryError::DataDirectory {
         path: log_dir.display().to_string(),
         source,
     })?;
     let snapshots = RedbSnapshotStore::open(&data_dir.join(SNAPSHOT_FILE))?;
-    let log = FileTxnLog::open(&log_dir, LogOptions::default())?;
+    let log = FileTxnLog::open(&log_dir, log_options)?;
     let mut tree = match snapshots.latest()? {
         Some((zxid, bytes)) => DataTree::from_snapshot(&bytes)
             .map_err(|error| RecoveryError::Snapshot { zxid, error })?,

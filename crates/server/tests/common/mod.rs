@@ -12,6 +12,8 @@ pub struct TestNode {
     pub node: Option<RunningServer>,
     pub data_dir: TempDir,
     pub tick_ms: u32,
+    /// The configuration it started with; a restart reuses it on a new port.
+    config: ServerConfig,
 }
 
 impl TestNode {
@@ -27,8 +29,8 @@ impl TestNode {
         config.container_check_interval_ms = 50;
         adjust(&mut config);
         let tick_ms = config.tick_ms;
-        let node = RunningServer::start(config).await.expect("node starts");
-        TestNode { node: Some(node), data_dir, tick_ms }
+        let node = RunningServer::start(config.clone()).await.expect("node starts");
+        TestNode { node: Some(node), data_dir, tick_ms, config }
     }
 
     pub fn address(&self) -> String {
@@ -38,9 +40,7 @@ impl TestNode {
     /// Stops the node gracefully and starts it again on the same data (and a new port).
     pub async fn restart(&mut self) {
         self.node.take().expect("node running").shutdown().await.expect("clean shutdown");
-        let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), self.data_dir.path());
-        config.tick_ms = self.tick_ms;
-        config.container_check_interval_ms = 50;
+        let config = self.config.clone();
         self.node = Some(RunningServer::start(config).await.expect("node restarts"));
     }
 
