@@ -16,6 +16,13 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 use zookeeper_client::{Acls, Client, CreateMode};
 
+/// Latencies recorded, in microseconds: 1 µs to one minute, 3 significant digits.
+const LATENCY_MICROS_MAX: u64 = 60_000_000;
+
+fn latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, LATENCY_MICROS_MAX, 3).expect("valid histogram bounds")
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Workload {
@@ -116,7 +123,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     tokio::time::sleep(Duration::from_secs(args.duration_secs)).await;
     stop.store(true, Ordering::Relaxed);
-    let mut histogram = Histogram::<u64>::new(3).expect("valid precision");
+    let mut histogram = latency_histogram();
     for worker in workers {
         histogram.add(worker.await?).expect("compatible histograms");
     }
@@ -178,7 +185,7 @@ struct Worker {
 impl Worker {
     /// Issues one request at a time until told to stop; returns its latencies in microseconds.
     async fn run(self) -> Histogram<u64> {
-        let mut histogram = Histogram::<u64>::new(3).expect("valid precision");
+        let mut histogram = latency_histogram();
         let persistent = CreateMode::Persistent.with_acls(Acls::anyone_all());
         let mut sequence: u64 = 0;
         while !self.stop.load(Ordering::Relaxed) {

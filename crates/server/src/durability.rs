@@ -44,14 +44,19 @@ pub(crate) struct Durability {
 impl Durability {
     pub(crate) fn spawn(
         mut log: Box<dyn TxnLog>,
-        mut snapshots: Box<dyn SnapshotStore>,
+        snapshots: Box<dyn SnapshotStore>,
         events: mpsc::UnboundedSender<DurabilityEvent>,
     ) -> Durability {
         let (jobs, inbox) = std_mpsc::channel::<DurabilityJob>();
         let thread = thread::Builder::new()
             .name("herald-durability".into())
             .spawn(move || {
-                if let Err(error) = run(&mut *log, &mut *snapshots, &inbox, &events) {
+                let snapshot = spawn_snapshot_thread(snapshots, events.clone());
+                let result = run(&mut *log, &snapshot.to_save, &snapshot.purges, &inbox, &events);
+                // Let the snapshot in progress finish; its purge waits for the next start.
+                drop(snapshot.to_save);
+                let _ = snapshot.thread.join();
+                if let Err(error) = result {
                     tracing::error!(%error, "storage failed; the node stops acknowledging writes");
                     let _ = events.send(DurabilityEvent::Failed(error.to_string()));
                 }
@@ -75,9 +80,53 @@ impl Durability {
     }
 }
 
+/// The durability thread's handles on the snapshot thread.
+struct SnapshotThread {
+    thread: thread::JoinHandle<()>,
+    /// Snapshots to save, with the zxid they are as of.
+    to_save: std_mpsc::Sender<(Zxid, Vec<u8>)>,
+    /// Zxids of saved snapshots: the log below each may be purged.
+    purges: std_mpsc::Receiver<Zxid>,
+}
+
+/// Saving a snapshot takes as long as the tree is big; it runs on its own
+/// thread so the log keeps appending and fsyncing (and writes keep being
+/// acknowledged) meanwhile. Each saved snapshot comes back as the zxid below
+/// which the log may be purged.
+fn spawn_snapshot_thread(
+    mut snapshots: Box<dyn SnapshotStore>,
+    events: mpsc::UnboundedSender<DurabilityEvent>,
+) -> SnapshotThread {
+    let (to_save, saves) = std_mpsc::channel::<(Zxid, Vec<u8>)>();
+    let (saved, purges) = std_mpsc::channel::<Zxid>();
+    let thread = thread::Builder::new()
+        .name("herald-snapshot".into())
+        .spawn(move || {
+            for (zxid, bytes) in saves {
+                let result = snapshots
+                    .save(zxid.0, &bytes)
+                    .and_then(|()| snapshots.retain(SNAPSHOTS_RETAINED));
+                match result {
+                    Ok(()) => {
+                        tracing::info!(%zxid, bytes = bytes.len(), "snapshot saved");
+                        let _ = saved.send(zxid);
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "saving a snapshot failed");
+                        let _ = events.send(DurabilityEvent::Failed(error.to_string()));
+                        return;
+                    }
+                }
+            }
+        })
+        .expect("spawning the snapshot thread");
+    SnapshotThread { thread, to_save, purges }
+}
+
 fn run(
     log: &mut dyn TxnLog,
-    snapshots: &mut dyn SnapshotStore,
+    to_save: &std_mpsc::Sender<(Zxid, Vec<u8>)>,
+    purges: &std_mpsc::Receiver<Zxid>,
     inbox: &std_mpsc::Receiver<DurabilityJob>,
     events: &mpsc::UnboundedSender<DurabilityEvent>,
 ) -> Result<(), storage::StorageError> {
@@ -93,16 +142,17 @@ fn run(
                     }
                 }
                 DurabilityJob::Snapshot { zxid, bytes } => {
+                    // Everything the snapshot reflects is durable before it is saved.
                     sync_and_report(log, &mut unsynced, events)?;
-                    snapshots.save(zxid.0, &bytes)?;
-                    snapshots.retain(SNAPSHOTS_RETAINED)?;
-                    log.purge_before(zxid.0)?;
-                    tracing::info!(%zxid, bytes = bytes.len(), "snapshot saved");
+                    let _ = to_save.send((zxid, bytes));
                 }
             }
             job = inbox.try_recv().ok();
         }
         sync_and_report(log, &mut unsynced, events)?;
+        while let Ok(zxid) = purges.try_recv() {
+            log.purge_before(zxid.0)?;
+        }
     }
     Ok(())
 }

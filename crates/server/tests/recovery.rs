@@ -38,10 +38,11 @@ async fn snapshots_truncate_the_log_and_restart_recovers_everything() {
         .unwrap();
     let session_id = ephemeral_owner.session_id();
     let (_, before) = client.get_data("/many").await.unwrap();
-    // 400 txns of ~100 bytes are ~20 segments of 2 KiB; snapshots let all but
-    // the newest few go.
+    // 400 txns of ~100 bytes are ~20 segments of 2 KiB. Snapshots let all go
+    // but those since the last saved snapshot (50 txns, ~3 segments) plus the
+    // active one; a purge may lag one snapshot behind while it is being saved.
     let segments = log_segments(&node);
-    assert!(segments <= 4, "{segments} log segments remain after snapshots");
+    assert!(segments <= 8, "{segments} log segments remain after snapshots");
     drop(client);
     node.restart().await;
     let client = node.client().await;
