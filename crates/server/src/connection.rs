@@ -179,3 +179,82 @@ async fn write_loop(
     }
     ConnectionEnd::Shutdown
 }
+
+#[cfg(test)]
+mod tests {
+    //! The per-connection bound on requests in flight, observed at the
+    //! processor's side of a real loopback connection.
+
+    use std::time::Duration;
+
+    use proto::records::ReplyHeader;
+    use proto::{Record, Writer};
+
+    use super::*;
+
+    const OUTSTANDING_MAX: usize = 2;
+
+    fn exists_frame(xid: i32) -> Vec<u8> {
+        let mut body = Writer::new();
+        body.write_i32(xid);
+        body.write_i32(OpCode::Exists.code());
+        body.write_string("/");
+        body.write_bool(false);
+        let mut frame = BytesMut::new();
+        frame::encode_frame(&body.into_bytes(), &mut frame);
+        frame.to_vec()
+    }
+
+    #[tokio::test]
+    async fn a_connection_stops_reading_at_its_outstanding_request_bound() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let (stream, peer) = listener.accept().await.unwrap();
+        let mut config = ServerConfig::new(peer, "unused");
+        config.outstanding_requests_per_connection_max = OUTSTANDING_MAX;
+        let (processor, mut inbound) = mpsc::channel(64);
+        let (_shutdown, shutdown_receiver) = watch::channel(false);
+        tokio::spawn(serve(stream, peer, 1, processor, Arc::new(config), shutdown_receiver));
+
+        let connect = ConnectRequest {
+            protocol_version: 0,
+            last_zxid_seen: 0,
+            timeout: 4_000,
+            session_id: 0,
+            passwd: vec![0; 16],
+            read_only: None,
+        };
+        let mut bytes = BytesMut::new();
+        frame::encode_frame(&connect.to_bytes(), &mut bytes);
+        for xid in 1..=5 {
+            bytes.extend_from_slice(&exists_frame(xid));
+        }
+        client.write_all(&bytes).await.unwrap();
+
+        let Some(Inbound::Connect { outbox, .. }) = inbound.recv().await else {
+            panic!("connect first")
+        };
+        let mut permits = Vec::new();
+        for expected in 1..=OUTSTANDING_MAX as i32 {
+            match inbound.recv().await {
+                Some(Inbound::Request { xid, permit, .. }) => {
+                    assert_eq!(xid, expected);
+                    permits.push((xid, permit));
+                }
+                _ => panic!("request {expected} expected"),
+            }
+        }
+        // Every request is already in the server's socket buffer, yet no
+        // third one is decoded while two are unanswered.
+        let third = tokio::time::timeout(Duration::from_millis(200), inbound.recv()).await;
+        assert!(third.is_err(), "a request beyond the bound was read");
+        // Answering one frees one slot: exactly one more request comes in.
+        let (xid, permit) = permits.remove(0);
+        let header = ReplyHeader { xid, zxid: 0, err: 0 };
+        outbox.send(Outbound::Reply { header, body: None, permit: Some(permit) }).unwrap();
+        match inbound.recv().await {
+            Some(Inbound::Request { xid, .. }) => assert_eq!(xid, OUTSTANDING_MAX as i32 + 1),
+            _ => panic!("the next request after a reply"),
+        }
+    }
+}
