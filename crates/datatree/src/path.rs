@@ -2,10 +2,9 @@
 
 use proto::ErrorCode;
 
-/// Validates a client-supplied path. `sequential` paths may end in '/'
-/// (the server appends the counter), as ZooKeeper allows.
-pub fn validate(path: &str, sequential: bool) -> Result<(), ErrorCode> {
-    let path = if sequential && path.len() > 1 { format!("{path}1") } else { path.to_string() };
+/// Validates a whole path. A sequential create is validated after its
+/// suffix is appended, so "/q/" + counter is fine while "/q/" itself is not.
+pub fn validate(path: &str) -> Result<(), ErrorCode> {
     let bad = ErrorCode::BadArguments;
     if path.is_empty() || !path.starts_with('/') {
         return Err(bad);
@@ -72,13 +71,13 @@ mod tests {
     #[test]
     fn valid_and_invalid_paths() {
         for good in ["/", "/a", "/a/b", "/zookeeper", "/a b", "/\u{e9}"] {
-            assert_eq!(validate(good, false), Ok(()), "{good}");
+            assert_eq!(validate(good), Ok(()), "{good}");
         }
         for bad in ["", "a", "/a/", "//", "/a//b", "/.", "/a/..", "/a\0b", "/a\u{1}"] {
-            assert_eq!(validate(bad, false), Err(ErrorCode::BadArguments), "{bad:?}");
+            assert_eq!(validate(bad), Err(ErrorCode::BadArguments), "{bad:?}");
         }
-        assert_eq!(validate("/q/", true), Ok(()));
-        assert_eq!(validate("/q/", false), Err(ErrorCode::BadArguments));
+        assert_eq!(validate("/q/"), Err(ErrorCode::BadArguments));
+        assert_eq!(validate("/q/0000000000"), Ok(()));
     }
 
     #[test]

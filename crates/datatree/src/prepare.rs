@@ -127,7 +127,7 @@ impl<'a> View<'a> {
             }
             WriteOp::Delete { path, version } => self.delete(path, *version, context),
             WriteOp::SetData { path, data, version } => {
-                path::validate(path, false)?;
+                path::validate(path)?;
                 let mut node = self.get(path).ok_or(ErrorCode::NoNode)?;
                 acl::check(&node.acl, perms::WRITE, &context.auth)?;
                 let version = next_version(node.version, *version)?;
@@ -136,7 +136,7 @@ impl<'a> View<'a> {
                 Ok(TxnBody::SetData { path: path.clone(), data: data.clone(), version })
             }
             WriteOp::SetAcl { path, acl: requested, version } => {
-                path::validate(path, false)?;
+                path::validate(path)?;
                 let fixed = acl::fix_up(requested, &context.auth)?;
                 let mut node = self.get(path).ok_or(ErrorCode::NoNode)?;
                 acl::check(&node.acl, perms::ADMIN, &context.auth)?;
@@ -147,7 +147,7 @@ impl<'a> View<'a> {
                 Ok(TxnBody::SetAcl { path: path.clone(), acl: fixed, version })
             }
             WriteOp::Check { path, version } => {
-                path::validate(path, false)?;
+                path::validate(path)?;
                 let node = self.get(path).ok_or(ErrorCode::NoNode)?;
                 acl::check(&node.acl, perms::READ, &context.auth)?;
                 next_version(node.version, *version)?;
@@ -205,7 +205,7 @@ impl<'a> View<'a> {
         } else {
             requested_path.to_string()
         };
-        path::validate(&path, false)?;
+        path::validate(&path)?;
         if self.get(&path).is_some() {
             return Err(ErrorCode::NodeExists);
         }

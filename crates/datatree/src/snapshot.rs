@@ -12,6 +12,7 @@ use proto::{DecodeError, Reader, SessionId, Writer, Zxid};
 use crate::node::Node;
 use crate::path;
 use crate::tree::{DataTree, SessionInfo};
+use crate::txn::read_session_password;
 
 const MAGIC: i64 = i64::from_be_bytes(*b"HRLDSNAP");
 const FORMAT_VERSION: i32 = 1;
@@ -77,12 +78,7 @@ impl DataTree {
         let sessions = reader.read_vec(SESSION_MIN_BYTES, |reader| {
             let id = SessionId(reader.read_i64()?);
             let timeout_ms = reader.read_i32()?;
-            let password = reader.read_buffer()?;
-            let password: [u8; 16] =
-                password.as_slice().try_into().map_err(|_| DecodeError::InvalidValue {
-                    field: "session password length",
-                    value: password.len() as i64,
-                })?;
+            let password = read_session_password(reader)?;
             Ok((id, SessionInfo { timeout_ms, password }))
         })?;
         tree.sessions.extend(sessions);
@@ -110,7 +106,7 @@ impl DataTree {
         })?;
         reader.finish()?;
         for (path, node, children) in nodes {
-            if path::validate(&path, false).is_err() || tree.nodes.contains_key(&path) {
+            if path::validate(&path).is_err() || tree.nodes.contains_key(&path) {
                 return Err(DecodeError::InvalidValue {
                     field: "snapshot node path",
                     value: path.len() as i64,

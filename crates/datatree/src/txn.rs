@@ -115,12 +115,7 @@ impl TxnBody {
         Ok(match reader.read_i32()? {
             tag::CREATE_SESSION => {
                 let timeout_ms = reader.read_i32()?;
-                let password = reader.read_buffer()?;
-                let password: [u8; 16] =
-                    password.as_slice().try_into().map_err(|_| DecodeError::InvalidValue {
-                        field: "session password length",
-                        value: password.len() as i64,
-                    })?;
+                let password = read_session_password(reader)?;
                 TxnBody::CreateSession { timeout_ms, password }
             }
             tag::CLOSE_SESSION => TxnBody::CloseSession,
@@ -152,6 +147,15 @@ impl TxnBody {
             }
         })
     }
+}
+
+/// A session password: a jute buffer that must hold exactly 16 bytes.
+pub(crate) fn read_session_password(reader: &mut Reader<'_>) -> Result<[u8; 16], DecodeError> {
+    let password = reader.read_buffer()?;
+    password.as_slice().try_into().map_err(|_| DecodeError::InvalidValue {
+        field: "session password length",
+        value: password.len() as i64,
+    })
 }
 
 impl Record for Txn {

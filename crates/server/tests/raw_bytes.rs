@@ -13,6 +13,18 @@ use proto::{ErrorCode, OpCode, Reader, Record, Writer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// A handshake asking for a new session.
+fn new_session_request(read_only: Option<bool>) -> ConnectRequest {
+    ConnectRequest {
+        protocol_version: 0,
+        last_zxid_seen: 0,
+        timeout: 4_000,
+        session_id: 0,
+        passwd: vec![0; 16],
+        read_only,
+    }
+}
+
 /// A hand-driven client: one TCP connection, frames in and out.
 struct RawClient {
     stream: TcpStream,
@@ -28,14 +40,7 @@ impl RawClient {
     /// Connects and completes the session handshake.
     async fn session(address: &str) -> RawClient {
         let mut client = RawClient::connect(address).await;
-        let request = ConnectRequest {
-            protocol_version: 0,
-            last_zxid_seen: 0,
-            timeout: 4_000,
-            session_id: 0,
-            passwd: vec![0; 16],
-            read_only: Some(false),
-        };
+        let request = new_session_request(Some(false));
         client.send_frame(&request.to_bytes()).await;
         let body = client.read_frame().await.expect("handshake reply");
         let response = ConnectResponse::from_bytes(&body).expect("connect response");
@@ -187,14 +192,7 @@ async fn connections_beyond_the_limit_are_refused() {
     // A freed slot is usable again (the server notices the close asynchronously).
     common::eventually("a freed connection slot", Duration::from_secs(10), || async {
         let mut retry = RawClient::connect(&node.address()).await;
-        let request = ConnectRequest {
-            protocol_version: 0,
-            last_zxid_seen: 0,
-            timeout: 4_000,
-            session_id: 0,
-            passwd: vec![0; 16],
-            read_only: None,
-        };
+        let request = new_session_request(None);
         retry.send_frame(&request.to_bytes()).await;
         retry.read_frame().await.is_some()
     })

@@ -71,24 +71,24 @@ impl Processor {
                     self.close_connection(connection, "authentication failed");
                 }
             }
-            Request::Create(create) => {
-                self.create(connection, xid, session, create, CreateReply::PathOnly, permit)
-            }
-            Request::Create2(create) => {
-                self.create(connection, xid, session, create, CreateReply::PathAndStat, permit)
-            }
+            Request::Create(create) => self.write(
+                connection,
+                xid,
+                session,
+                create_op(&create),
+                CreateReply::PathOnly,
+                permit,
+            ),
+            Request::Create2(create) => self.write(
+                connection,
+                xid,
+                session,
+                create_op(&create),
+                CreateReply::PathAndStat,
+                permit,
+            ),
             Request::CreateContainer(create) => {
-                let op = create_op(&create, 0);
-                let op = match op {
-                    Ok(WriteOp::Create { path, data, acl, .. }) => Ok(WriteOp::Create {
-                        path,
-                        data,
-                        acl,
-                        mode: CreateMode::Container,
-                        ttl_ms: 0,
-                    }),
-                    other => other,
-                };
+                let op = create_container_op(&create);
                 self.write(connection, xid, session, op, CreateReply::PathAndStat, permit)
             }
             Request::CreateTtl(create) => {
@@ -261,19 +261,6 @@ impl Processor {
         }
     }
 
-    fn create(
-        &mut self,
-        connection: ConnectionId,
-        xid: i32,
-        session: SessionId,
-        create: CreateRequest,
-        reply: CreateReply,
-        permit: Option<OwnedSemaphorePermit>,
-    ) {
-        let op = create_op(&create, 0);
-        self.write(connection, xid, session, op, reply, permit)
-    }
-
     /// Prepares, applies and logs one write, and queues its reply.
     fn write(
         &mut self,
@@ -315,21 +302,11 @@ impl Processor {
         let mut replies = Vec::with_capacity(ops.len());
         for op in &ops {
             let (op, reply) = match op {
-                MultiOp::Create(create) => (create_op(create, 0), CreateReply::PathOnly),
-                MultiOp::Create2(create) => (create_op(create, 0), CreateReply::PathAndStat),
-                MultiOp::CreateContainer(create) => (
-                    create_op(create, 0).map(|op| match op {
-                        WriteOp::Create { path, data, acl, .. } => WriteOp::Create {
-                            path,
-                            data,
-                            acl,
-                            mode: CreateMode::Container,
-                            ttl_ms: 0,
-                        },
-                        other => other,
-                    }),
-                    CreateReply::PathAndStat,
-                ),
+                MultiOp::Create(create) => (create_op(create), CreateReply::PathOnly),
+                MultiOp::Create2(create) => (create_op(create), CreateReply::PathAndStat),
+                MultiOp::CreateContainer(create) => {
+                    (create_container_op(create), CreateReply::PathAndStat)
+                }
                 MultiOp::CreateTtl(create) => (create_ttl_op(create), CreateReply::PathAndStat),
                 MultiOp::Delete(delete) => (
                     Ok(WriteOp::Delete { path: delete.path.clone(), version: delete.version }),
@@ -410,15 +387,25 @@ impl Processor {
     }
 }
 
-fn create_op(create: &CreateRequest, ttl_ms: i64) -> Result<WriteOp, ErrorCode> {
+fn create_op(create: &CreateRequest) -> Result<WriteOp, ErrorCode> {
     let mode = CreateMode::from_code(create.flags).map_err(|_| ErrorCode::BadArguments)?;
     Ok(WriteOp::Create {
         path: create.path.clone(),
         data: Bytes::from(create.data.clone()),
         acl: create.acl.clone(),
         mode,
-        ttl_ms,
+        ttl_ms: 0,
     })
+}
+
+/// createContainer: the flags must still parse, as in ZooKeeper, but the
+/// node is a container whatever they say.
+fn create_container_op(create: &CreateRequest) -> Result<WriteOp, ErrorCode> {
+    let mut op = create_op(create)?;
+    if let WriteOp::Create { mode, .. } = &mut op {
+        *mode = CreateMode::Container;
+    }
+    Ok(op)
 }
 
 fn create_ttl_op(create: &CreateTtlRequest) -> Result<WriteOp, ErrorCode> {

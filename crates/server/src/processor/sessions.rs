@@ -19,6 +19,17 @@ pub(super) fn initial_session_id(wall_clock_ms: u64) -> i64 {
     (((wall_clock_ms << 24) >> 8) | (SERVER_ID << 56)) as i64
 }
 
+/// The handshake reply; timeout 0 with session 0 is ZooKeeper's refusal.
+fn handshake(timeout_ms: i32, session: SessionId, password: &[u8]) -> ConnectResponse {
+    ConnectResponse {
+        protocol_version: 0,
+        timeout: timeout_ms,
+        session_id: session.0,
+        passwd: password.to_vec(),
+        read_only: false,
+    }
+}
+
 impl Processor {
     pub(super) fn connect(&mut self, connection: ConnectionId, request: ConnectRequest) {
         let last_zxid = self.tree.last_zxid();
@@ -68,13 +79,7 @@ impl Processor {
         self.sessions.add(session, timeout_ms, now_ms);
         self.attach(connection, session);
         tracing::debug!(connection, %session, timeout_ms, "session created");
-        let response = ConnectResponse {
-            protocol_version: 0,
-            timeout: timeout_ms,
-            session_id: session.0,
-            passwd: password.to_vec(),
-            read_only: false,
-        };
+        let response = handshake(timeout_ms, session, &password);
         self.release.push(zxid, connection, Outbound::Connected(response), &self.outboxes);
     }
 
@@ -90,13 +95,7 @@ impl Processor {
             // ZooKeeper's answer to an expired session or a wrong password: a
             // handshake with timeout 0, which clients report as expiry.
             tracing::info!(connection, %session, "refusing to resume an unknown session or a wrong password");
-            let response = ConnectResponse {
-                protocol_version: 0,
-                timeout: 0,
-                session_id: 0,
-                passwd: vec![0; 16],
-                read_only: false,
-            };
+            let response = handshake(0, SessionId(0), &[0; 16]);
             let barrier = self.tree.last_zxid();
             self.release.push(barrier, connection, Outbound::Connected(response), &self.outboxes);
             self.close_connection(connection, "session expired or wrong password");
@@ -114,13 +113,7 @@ impl Processor {
         }
         self.attach(connection, session);
         tracing::debug!(connection, %session, "session resumed");
-        let response = ConnectResponse {
-            protocol_version: 0,
-            timeout: timeout_ms,
-            session_id: session.0,
-            passwd: password.to_vec(),
-            read_only: false,
-        };
+        let response = handshake(timeout_ms, session, password);
         let barrier = self.tree.last_zxid();
         self.release.push(barrier, connection, Outbound::Connected(response), &self.outboxes);
     }
