@@ -4,7 +4,19 @@
 use crate::jute::{DecodeError, Reader, Record, Writer};
 
 /// A ZooKeeper transaction id: epoch in the high 32 bits, counter in the low 32.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct Zxid(pub i64);
 
 impl Zxid {
@@ -36,7 +48,19 @@ impl std::fmt::Display for Zxid {
 }
 
 /// A client session id (`sessionId` on the wire).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct SessionId(pub i64);
 
 impl std::fmt::Display for SessionId {

@@ -1,0 +1,247 @@
+//! ZAB atomic broadcast, as ZooKeeper runs it (`Leader`, `LearnerHandler`,
+//! `Follower`, `Observer`), composed with fast leader election into one
+//! [`Peer`]: the whole replication brain of a node, with no sockets, no disk
+//! and no clock. The driver (the server, or the simulator) feeds it inputs
+//! and carries out the [`Action`]s it returns, strictly in order.
+//!
+//! API CONTRACT (shared with `server` and `sim`): the public types and
+//! signatures in this file are what other crates code against. Bodies marked
+//! `todo!()` are filled in by the broadcast work; a signature changes only
+//! together with its callers. Storage traits (`TxnLog`, `SnapshotStore`) and
+//! their conformance suite live in the `storage` crate; the driver owns them.
+
+use bytes::Bytes;
+pub use election_core::{
+    ElectionConfig, LearnerType, Notification, PeerState, QuorumConfig, ServerId, Vote,
+};
+use proto::Zxid;
+use serde::{Deserialize, Serialize};
+
+/// One txn as ZAB carries it: its zxid and the encoded state-machine txn,
+/// opaque to this crate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proposal {
+    pub zxid: Zxid,
+    pub txn: Bytes,
+}
+
+/// The epochs ZAB keeps durable (ZooKeeper's `acceptedEpoch` and `currentEpoch` files).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Epochs {
+    /// The highest epoch this server promised (NEWEPOCH/LEADERINFO accepted).
+    pub accepted: u64,
+    /// The epoch of the last leader this server synced with (NEWLEADER acked).
+    pub current: u64,
+}
+
+/// Everything a peer sends another peer: election notifications and ZAB's
+/// quorum packets. The driver frames and delivers these; loss, delay and
+/// duplication are survivable, reordering within one connection is not
+/// expected (the driver uses one ordered stream per pair, as TCP).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PeerMessage {
+    Election(Notification),
+    /// Learner → leader, discovery: "I accepted up to this epoch, my log ends here".
+    FollowerInfo {
+        accepted_epoch: u64,
+        last_zxid: Zxid,
+        learner_type: LearnerType,
+    },
+    /// Leader → learner: the new epoch (NEWEPOCH / LEADERINFO).
+    LeaderInfo {
+        new_epoch: u64,
+    },
+    /// Learner → leader: epoch accepted; carries the learner's current epoch and last zxid.
+    AckEpoch {
+        current_epoch: u64,
+        last_zxid: Zxid,
+    },
+    /// Leader → learner, synchronization: proposals follow, then commits (DIFF).
+    Diff {
+        last_zxid: Zxid,
+    },
+    /// Leader → learner: drop every logged txn above `zxid`, then proposals may follow.
+    Trunc {
+        zxid: Zxid,
+    },
+    /// Leader → learner: replace the whole state by this snapshot taken at `zxid`.
+    Snap {
+        zxid: Zxid,
+        snapshot: Bytes,
+    },
+    /// Leader → learner: synchronization is sent; ack once it is durable.
+    NewLeader {
+        epoch: u64,
+        zxid: Zxid,
+    },
+    /// Leader → learner: a quorum synced; start serving.
+    UpToDate,
+    Proposal(Proposal),
+    /// Learner → leader: every proposal up to `zxid` is durable here (ACK after fsync).
+    Ack {
+        zxid: Zxid,
+    },
+    Commit {
+        zxid: Zxid,
+    },
+    /// Leader → observer: a committed proposal (observers never ACK).
+    Inform(Proposal),
+    /// Leader → learner liveness; the learner answers with `PingReply`.
+    Ping {
+        committed: Zxid,
+    },
+    PingReply,
+}
+
+/// The role of this peer right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Looking,
+    /// Following `leader`; `serving` once UPTODATE arrived.
+    Following {
+        leader: ServerId,
+        epoch: u64,
+        serving: bool,
+    },
+    /// Leading `epoch`; `serving` once a quorum acked NEWLEADER.
+    Leading {
+        epoch: u64,
+        serving: bool,
+    },
+    Observing {
+        leader: ServerId,
+        epoch: u64,
+        serving: bool,
+    },
+}
+
+/// Timing and sizing, all in ticks of the driver's clock.
+#[derive(Debug, Clone)]
+pub struct PeerConfig {
+    pub election: ElectionConfig,
+    /// Ticks between the leader's pings.
+    pub ping_interval_ticks: u32,
+    /// A leader that has not heard a quorum of synced followers for this long
+    /// steps down; a follower that has not heard its leader for this long
+    /// returns to election (ZooKeeper's `syncLimit`).
+    pub sync_limit_ticks: u32,
+    /// How long discovery and synchronization may take (`initLimit`).
+    pub init_limit_ticks: u32,
+    /// Committed proposals the leader keeps in memory to sync learners by
+    /// DIFF; older gaps are synced by SNAP.
+    pub committed_log_max: usize,
+}
+
+/// What this peer recovered from its disk at start.
+#[derive(Debug, Clone, Default)]
+pub struct Recovered {
+    pub epochs: Epochs,
+    /// The newest logged zxid (snapshot zxid if the log is empty).
+    pub last_logged_zxid: Zxid,
+    /// The most recent logged proposals, oldest first (at most
+    /// `committed_log_max`), so a new leader can sync learners by DIFF.
+    pub recent_proposals: Vec<Proposal>,
+}
+
+/// What the driver must do, in order. Each action completes before the next
+/// runs, except `Append`, whose fsync completion is reported later through
+/// [`Peer::on_append_done`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Send {
+        to: ServerId,
+        message: PeerMessage,
+    },
+    /// Make these epochs durable (fsync) before carrying out the next action.
+    PersistEpochs(Epochs),
+    /// Append to the txn log, in order, after everything appended before;
+    /// report durability with `on_append_done` (group commit is fine).
+    Append(Vec<Proposal>),
+    /// Remove every logged txn above `zxid`; the state machine must be rebuilt
+    /// from the snapshot and the remaining log before the next `Apply`.
+    Truncate {
+        zxid: Zxid,
+    },
+    /// Replace the state machine and the log with this snapshot.
+    InstallSnapshot {
+        zxid: Zxid,
+        snapshot: Bytes,
+    },
+    /// Send learner `to` a `PeerMessage::Snap` of the state machine as of the
+    /// last applied (= committed) zxid, before any later `Send` to `to`.
+    SendSnapshot {
+        to: ServerId,
+    },
+    /// These proposals are committed: apply them to the state machine, in order.
+    Apply(Vec<Proposal>),
+    /// The role changed (a driver closes client sessions while not serving).
+    RoleChanged(Role),
+}
+
+/// Why a proposal was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProposeError {
+    /// Not the serving leader.
+    NotLeader,
+    /// The epoch's zxid counter is exhausted; the leader steps down so that a
+    /// new epoch starts.
+    EpochExhausted,
+}
+
+/// The replication state machine of one server.
+#[derive(Debug)]
+pub struct Peer {
+    config: PeerConfig,
+}
+
+impl Peer {
+    pub fn new(config: PeerConfig, recovered: Recovered) -> Peer {
+        let _ = recovered;
+        Peer { config }
+    }
+
+    pub fn config(&self) -> &PeerConfig {
+        &self.config
+    }
+
+    /// Starts the first election.
+    pub fn start(&mut self) -> Vec<Action> {
+        todo!()
+    }
+
+    pub fn handle_message(&mut self, from: ServerId, message: PeerMessage) -> Vec<Action> {
+        let _ = (from, message);
+        todo!()
+    }
+
+    pub fn tick(&mut self) -> Vec<Action> {
+        todo!()
+    }
+
+    /// Everything appended up to and including `zxid` is durable.
+    pub fn on_append_done(&mut self, zxid: Zxid) -> Vec<Action> {
+        let _ = zxid;
+        todo!()
+    }
+
+    /// Leader only: assigns the next zxid to `txn` and broadcasts it. The txn
+    /// is applied later, when an `Apply` carries it.
+    pub fn propose(&mut self, txn: Bytes) -> Result<(Zxid, Vec<Action>), ProposeError> {
+        let _ = txn;
+        todo!()
+    }
+
+    /// The zxid the next `propose` will assign, if this peer is the serving leader.
+    pub fn next_zxid(&self) -> Option<Zxid> {
+        todo!()
+    }
+
+    pub fn role(&self) -> Role {
+        todo!()
+    }
+
+    /// The highest zxid known committed here.
+    pub fn last_committed(&self) -> Zxid {
+        todo!()
+    }
+}
