@@ -130,6 +130,19 @@ pub struct PeerConfig {
     /// Committed proposals the leader keeps in memory to sync learners by
     /// DIFF; older gaps are synced by SNAP.
     pub committed_log_max: usize,
+    /// Test-only: a deliberate protocol bug, so the simulator can prove its
+    /// checkers catch it. Always `None` outside those tests.
+    pub planted_bug: Option<PlantedBug>,
+}
+
+/// Deliberate bugs the simulator's planted-bug tests switch on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlantedBug {
+    /// Followers ACK a proposal when they receive it, before it is durable.
+    AckBeforeFsync,
+    /// The leader commits a proposal as soon as its own copy is durable,
+    /// without waiting for a quorum.
+    CommitWithoutQuorum,
 }
 
 /// What this peer recovered from its disk at start.
