@@ -130,9 +130,34 @@ pub struct PeerConfig {
     /// Committed proposals the leader keeps in memory to sync learners by
     /// DIFF; older gaps are synced by SNAP.
     pub committed_log_max: usize,
+    /// The largest counter a zxid may carry before the epoch must change
+    /// (`u32::MAX` outside tests, which lower it to reach exhaustion).
+    pub zxid_counter_max: u32,
     /// Test-only: a deliberate protocol bug, so the simulator can prove its
     /// checkers catch it. Always `None` outside those tests.
     pub planted_bug: Option<PlantedBug>,
+}
+
+/// Defaults (in driver ticks; the server uses 10 ms ticks).
+pub const PING_INTERVAL_TICKS_DEFAULT: u32 = 10;
+pub const SYNC_LIMIT_TICKS_DEFAULT: u32 = 50;
+pub const INIT_LIMIT_TICKS_DEFAULT: u32 = 200;
+pub const COMMITTED_LOG_MAX_DEFAULT: usize = 10_000;
+
+impl PeerConfig {
+    /// The defaults above around `election`; construct with this and
+    /// override fields, so new fields do not break callers.
+    pub fn new(election: ElectionConfig) -> PeerConfig {
+        PeerConfig {
+            election,
+            ping_interval_ticks: PING_INTERVAL_TICKS_DEFAULT,
+            sync_limit_ticks: SYNC_LIMIT_TICKS_DEFAULT,
+            init_limit_ticks: INIT_LIMIT_TICKS_DEFAULT,
+            committed_log_max: COMMITTED_LOG_MAX_DEFAULT,
+            zxid_counter_max: u32::MAX,
+            planted_bug: None,
+        }
+    }
 }
 
 /// Deliberate bugs the simulator's planted-bug tests switch on.
@@ -159,6 +184,16 @@ pub struct Recovered {
 /// What the driver must do, in order. Each action completes before the next
 /// runs, except `Append`, whose fsync completion is reported later through
 /// [`Peer::on_append_done`].
+///
+/// The driver's state machine is always "snapshot + a prefix of the log":
+/// - at start it has applied its whole log (recovery replays it), so
+///   `Recovered::last_logged_zxid` is also the last applied zxid;
+/// - `Apply` carries only proposals appended since (never one already in
+///   the recovered log);
+/// - on `RoleChanged(Role::Looking)` the driver fast-forwards: it applies
+///   every logged txn not yet applied (ZooKeeper's `fastForwardDataBase`), so
+///   its state again equals snapshot + whole log; a later `Truncate` or
+///   `InstallSnapshot` corrects it if the new leader's history differs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     Send {
