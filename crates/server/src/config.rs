@@ -40,6 +40,43 @@ pub struct ServerConfig {
     pub snapshot_every_txns: u64,
     pub log_segment_bytes_max: u64,
     pub container_check_interval_ms: u64,
+    /// `None` = standalone; `Some` = a member of a replicated ensemble.
+    pub ensemble: Option<EnsembleConfig>,
+}
+
+/// Whether a server votes or only learns (ZooKeeper's `participant` / `observer`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerRole {
+    Participant,
+    Observer,
+}
+
+/// One `server.N=host:peerPort:participant` line of the ensemble.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnsembleMember {
+    pub id: u64,
+    /// `host:port` of the member's peer port; resolved at every connection
+    /// attempt, so DNS names (a Kubernetes headless Service) work.
+    pub peer_address: String,
+    /// `host:port` clients use to reach the member (shown in `/zookeeper/config`).
+    pub client_address: Option<String>,
+    pub role: ServerRole,
+}
+
+/// Milliseconds per tick of the replication core (election, pings, limits).
+pub const PEER_TICK_MS_DEFAULT: u64 = 10;
+
+/// What a node needs to join an ensemble.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnsembleConfig {
+    /// This node's id: one of `members`.
+    pub me: u64,
+    pub members: Vec<EnsembleMember>,
+    /// Where this node accepts connections from its peers.
+    pub peer_listen: SocketAddr,
+    /// When set, peers prove they know it before any message is accepted.
+    pub secret: Option<String>,
+    pub peer_tick_ms: u64,
 }
 
 impl ServerConfig {
@@ -58,6 +95,7 @@ impl ServerConfig {
             snapshot_every_txns: SNAPSHOT_EVERY_TXNS_DEFAULT,
             log_segment_bytes_max: LOG_SEGMENT_BYTES_MAX_DEFAULT,
             container_check_interval_ms: CONTAINER_CHECK_INTERVAL_MS_DEFAULT,
+            ensemble: None,
         }
     }
 
