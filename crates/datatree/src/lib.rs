@@ -5,6 +5,7 @@
 //! - [`acl`]: the auth schemes and ACL checks.
 //! - [`txn`]: the replicated changes and their encoding.
 //! - `prepare`: validating a client write into a txn, ZooKeeper's checks in ZooKeeper's order.
+//! - [`pending`]: a leader's proposed-but-uncommitted changes, seen by `prepare`.
 //! - `tree`: the state and `apply`, the only place txns change it.
 //! - `reads`: reads and watch registration.
 //! - [`watches`]: who watches what, and which events a change fires.
@@ -14,6 +15,7 @@
 pub mod acl;
 mod node;
 pub mod path;
+pub mod pending;
 mod prepare;
 mod reads;
 pub mod sessions;
@@ -24,6 +26,7 @@ pub mod watches;
 
 pub use acl::{AuthContext, digest_id};
 pub use node::{CONTAINER_OWNER, NodeKind, TTL_MS_MAX, TTL_OWNER_MASK};
+pub use pending::PendingChanges;
 pub use prepare::{MultiFailure, RequestContext, WriteOp};
 pub use sessions::{SessionTracker, negotiate_timeout};
 pub use tree::{

@@ -3,20 +3,23 @@
 //! error code matches what a ZooKeeper server answers.
 //!
 //! The ops of a multi are checked against a [`View`]: the tree plus the
-//! changes of the multi's earlier ops (ZooKeeper's outstanding changes), so
-//! `create /a; create /a/b` in one multi works and `delete /a; check /a`
-//! fails the way it should.
+//! changes of the multi's earlier ops, so `create /a; create /a/b` in one
+//! multi works and `delete /a; check /a` fails the way it should. A
+//! replicating leader also layers its [`PendingChanges`] (ZooKeeper's
+//! `outstandingChanges`) under that view: writes proposed but not yet
+//! committed, so it can prepare the next write before the last one commits.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use proto::codes::perms;
-use proto::{Acl, CreateMode, ErrorCode, SessionId};
+use proto::{Acl, CreateMode, ErrorCode, SessionId, Zxid};
 
 use crate::acl::{self, AuthContext};
 use crate::node::{CONTAINER_OWNER, NodeKind, TTL_MS_MAX};
 use crate::path;
+use crate::pending::PendingChanges;
 use crate::tree::{CONFIG_PATH, DataTree, QUOTA_PATH, ZOOKEEPER_PATH};
 use crate::txn::TxnBody;
 
@@ -80,7 +83,7 @@ const ANY_VERSION: i32 = -1;
 
 /// What prepare needs to know of a node, live or pending in a multi.
 #[derive(Debug, Clone)]
-struct NodeView {
+pub(crate) struct NodeView {
     acl: Arc<Vec<Acl>>,
     version: i32,
     aversion: i32,
@@ -94,17 +97,34 @@ struct NodeView {
 /// pending changes of earlier ops (`None` = deleted by an earlier op).
 struct View<'a> {
     tree: &'a DataTree,
+    /// Proposed, uncommitted changes of earlier requests (leader only).
+    outstanding: Option<&'a PendingChanges>,
     pending: HashMap<String, Option<NodeView>>,
+    /// Sessions created (`true`) or closed (`false`) by this request.
+    sessions: HashMap<SessionId, bool>,
 }
 
 impl<'a> View<'a> {
-    fn new(tree: &'a DataTree) -> Self {
-        View { tree, pending: HashMap::new() }
+    fn new(tree: &'a DataTree, outstanding: Option<&'a PendingChanges>) -> Self {
+        View { tree, outstanding, pending: HashMap::new(), sessions: HashMap::new() }
+    }
+
+    fn session_exists(&self, session: SessionId) -> bool {
+        if let Some(exists) = self.sessions.get(&session) {
+            return *exists;
+        }
+        if let Some(exists) = self.outstanding.and_then(|changes| changes.session(session)) {
+            return exists;
+        }
+        self.tree.sessions.contains_key(&session)
     }
 
     fn get(&self, path: &str) -> Option<NodeView> {
         if let Some(pending) = self.pending.get(path) {
             return pending.clone();
+        }
+        if let Some(outstanding) = self.outstanding.and_then(|changes| changes.node(path)) {
+            return outstanding.cloned();
         }
         self.tree.nodes.get(path).map(|node| NodeView {
             acl: node.acl.clone(),
@@ -154,15 +174,17 @@ impl<'a> View<'a> {
                 Ok(TxnBody::Check { path: path.clone() })
             }
             WriteOp::CreateSession { timeout_ms, password } => {
-                if self.tree.sessions.contains_key(&context.session) {
+                if self.session_exists(context.session) {
                     return Err(ErrorCode::BadArguments);
                 }
+                self.sessions.insert(context.session, true);
                 Ok(TxnBody::CreateSession { timeout_ms: *timeout_ms, password: *password })
             }
             WriteOp::CloseSession => {
-                if !self.tree.sessions.contains_key(&context.session) {
+                if !self.session_exists(context.session) {
                     return Err(ErrorCode::SessionExpired);
                 }
+                self.sessions.insert(context.session, false);
                 Ok(TxnBody::CloseSession)
             }
             WriteOp::DeleteContainer { path } => {
@@ -289,7 +311,7 @@ fn next_version(current: i32, expected: i32) -> Result<i32, ErrorCode> {
 impl DataTree {
     /// Validates one write into the txn that performs it.
     pub fn prepare(&self, op: &WriteOp, context: &RequestContext) -> Result<TxnBody, ErrorCode> {
-        View::new(self).prepare(op, context)
+        View::new(self, None).prepare(op, context)
     }
 
     /// Validates a multi: every op sees the effects of the ops before it; the
@@ -299,7 +321,48 @@ impl DataTree {
         ops: &[WriteOp],
         context: &RequestContext,
     ) -> Result<TxnBody, MultiFailure> {
-        let mut view = View::new(self);
+        View::new(self, None).prepare_multi(ops, context)
+    }
+
+    /// As [`DataTree::prepare`], seeing `outstanding` changes on top of the
+    /// tree; on success the write's own changes join them under `zxid`, the
+    /// zxid its txn will be proposed with.
+    pub fn prepare_outstanding(
+        &self,
+        outstanding: &mut PendingChanges,
+        zxid: Zxid,
+        op: &WriteOp,
+        context: &RequestContext,
+    ) -> Result<TxnBody, ErrorCode> {
+        let mut view = View::new(self, Some(outstanding));
+        let body = view.prepare(op, context)?;
+        let (nodes, sessions) = (view.pending, view.sessions);
+        outstanding.record(zxid, nodes, sessions);
+        Ok(body)
+    }
+
+    /// As [`DataTree::prepare_multi`], on top of `outstanding` changes.
+    pub fn prepare_multi_outstanding(
+        &self,
+        outstanding: &mut PendingChanges,
+        zxid: Zxid,
+        ops: &[WriteOp],
+        context: &RequestContext,
+    ) -> Result<TxnBody, MultiFailure> {
+        let mut view = View::new(self, Some(outstanding));
+        let body = view.prepare_multi(ops, context)?;
+        let (nodes, sessions) = (view.pending, view.sessions);
+        outstanding.record(zxid, nodes, sessions);
+        Ok(body)
+    }
+}
+
+impl View<'_> {
+    fn prepare_multi(
+        &mut self,
+        ops: &[WriteOp],
+        context: &RequestContext,
+    ) -> Result<TxnBody, MultiFailure> {
         let mut bodies = Vec::with_capacity(ops.len());
         for (index, op) in ops.iter().enumerate() {
             let allowed = matches!(
@@ -310,7 +373,7 @@ impl DataTree {
                     | WriteOp::Check { .. }
             );
             let prepared =
-                if allowed { view.prepare(op, context) } else { Err(ErrorCode::BadArguments) };
+                if allowed { self.prepare(op, context) } else { Err(ErrorCode::BadArguments) };
             match prepared {
                 Ok(body) => bodies.push(body),
                 Err(code) => {
