@@ -29,8 +29,10 @@ pub(crate) enum DurabilityJob {
 /// What the durability thread reports back to the processor.
 #[derive(Debug)]
 pub(crate) enum DurabilityEvent {
-    /// Every txn up to and including this zxid is on stable storage.
-    Durable(Zxid),
+    /// Every txn up to and including `zxid` is on stable storage. The
+    /// generation tells a report of the current storage from a late one of
+    /// storage since rebuilt (see [`Durability::restart`]).
+    Durable { generation: u64, zxid: Zxid },
     /// Storage failed; nothing after the last `Durable` may be acknowledged.
     Failed(String),
 }
@@ -39,20 +41,63 @@ pub(crate) enum DurabilityEvent {
 pub(crate) struct Durability {
     jobs: std_mpsc::Sender<DurabilityJob>,
     thread: Option<thread::JoinHandle<()>>,
+    events: mpsc::UnboundedSender<DurabilityEvent>,
+    generation: u64,
 }
 
 impl Durability {
     pub(crate) fn spawn(
-        mut log: Box<dyn TxnLog>,
+        log: Box<dyn TxnLog>,
         snapshots: Box<dyn SnapshotStore>,
         events: mpsc::UnboundedSender<DurabilityEvent>,
     ) -> Durability {
+        let (jobs, thread) = Self::spawn_threads(log, snapshots, events.clone(), 0);
+        Durability { jobs, thread: Some(thread), events, generation: 0 }
+    }
+
+    /// The generation whose `Durable` reports are current.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Finishes every submitted job, closes the storage, lets `rebuild` open
+    /// and change it (truncate the log, install a snapshot) and hand back
+    /// the new handles, and continues on them under a new generation.
+    pub(crate) fn restart<E>(
+        &mut self,
+        rebuild: impl FnOnce() -> Result<(Box<dyn TxnLog>, Box<dyn SnapshotStore>), E>,
+    ) -> Result<(), E> {
+        self.join();
+        let (log, snapshots) = rebuild()?;
+        self.generation += 1;
+        let (jobs, thread) =
+            Self::spawn_threads(log, snapshots, self.events.clone(), self.generation);
+        self.jobs = jobs;
+        self.thread = Some(thread);
+        Ok(())
+    }
+
+    fn join(&mut self) {
+        let (jobs, _) = std_mpsc::channel();
+        drop(std::mem::replace(&mut self.jobs, jobs));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+
+    fn spawn_threads(
+        mut log: Box<dyn TxnLog>,
+        snapshots: Box<dyn SnapshotStore>,
+        events: mpsc::UnboundedSender<DurabilityEvent>,
+        generation: u64,
+    ) -> (std_mpsc::Sender<DurabilityJob>, thread::JoinHandle<()>) {
         let (jobs, inbox) = std_mpsc::channel::<DurabilityJob>();
         let thread = thread::Builder::new()
             .name("herald-durability".into())
             .spawn(move || {
                 let snapshot = spawn_snapshot_thread(snapshots, events.clone());
-                let result = run(&mut *log, &snapshot.to_save, &snapshot.purges, &inbox, &events);
+                let reporter = Reporter { events: events.clone(), generation };
+                let result = run(&mut *log, &snapshot.to_save, &snapshot.purges, &inbox, &reporter);
                 // Let the snapshot in progress finish; its purge waits for the next start.
                 drop(snapshot.to_save);
                 let _ = snapshot.thread.join();
@@ -62,7 +107,7 @@ impl Durability {
                 }
             })
             .expect("spawning the durability thread");
-        Durability { jobs, thread: Some(thread) }
+        (jobs, thread)
     }
 
     pub(crate) fn submit(&self, job: DurabilityJob) {
@@ -72,11 +117,7 @@ impl Durability {
 
     /// Waits until every submitted job is done (used at shutdown).
     pub(crate) fn finish(mut self) {
-        let (jobs, _) = std_mpsc::channel();
-        drop(std::mem::replace(&mut self.jobs, jobs));
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        self.join();
     }
 }
 
@@ -123,12 +164,18 @@ fn spawn_snapshot_thread(
     SnapshotThread { thread, to_save, purges }
 }
 
+/// Reports durability under the generation of the storage it is about.
+struct Reporter {
+    events: mpsc::UnboundedSender<DurabilityEvent>,
+    generation: u64,
+}
+
 fn run(
     log: &mut dyn TxnLog,
     to_save: &std_mpsc::Sender<(Zxid, Vec<u8>)>,
     purges: &std_mpsc::Receiver<Zxid>,
     inbox: &std_mpsc::Receiver<DurabilityJob>,
-    events: &mpsc::UnboundedSender<DurabilityEvent>,
+    events: &Reporter,
 ) -> Result<(), storage::StorageError> {
     while let Ok(first) = inbox.recv() {
         let mut unsynced: Option<Zxid> = None;
@@ -160,11 +207,12 @@ fn run(
 fn sync_and_report(
     log: &mut dyn TxnLog,
     unsynced: &mut Option<Zxid>,
-    events: &mpsc::UnboundedSender<DurabilityEvent>,
+    reporter: &Reporter,
 ) -> Result<(), storage::StorageError> {
     if let Some(zxid) = unsynced.take() {
         log.sync()?;
-        let _ = events.send(DurabilityEvent::Durable(zxid));
+        let generation = reporter.generation;
+        let _ = reporter.events.send(DurabilityEvent::Durable { generation, zxid });
     }
     Ok(())
 }

@@ -12,6 +12,7 @@
 pub mod config;
 mod connection;
 mod durability;
+pub mod ensemble;
 mod listener;
 mod messages;
 mod processor;
@@ -75,10 +76,12 @@ impl RunningServer {
             recovered.tree,
             durability,
             recovered.replayed_txns,
+            None,
         );
         let processor = tokio::spawn(processor.run(
             inbound_receiver,
             durability_receiver,
+            None,
             shutdown_receiver.clone(),
         ));
         let listener =

@@ -11,8 +11,11 @@
 //! - [`release`]: the queue that holds outputs until their txns are durable.
 
 mod release;
+mod replication;
 mod requests;
 mod sessions;
+
+pub(crate) use replication::Replica;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -59,7 +62,12 @@ pub(crate) struct Processor {
     /// Monotonic origin for session deadlines.
     started: Instant,
     next_container_check_ms: u64,
+    /// `Some` in an ensemble: the replication core and what drives it.
+    replica: Option<Replica>,
 }
+
+/// What the processor hears from the other members of its ensemble.
+pub(crate) type PeerInbound = mpsc::Receiver<(broadcast::ServerId, crate::ensemble::PeerFrame)>;
 
 impl Processor {
     pub(crate) fn new(
@@ -67,6 +75,7 @@ impl Processor {
         tree: DataTree,
         durability: Durability,
         recovered_txns: u64,
+        replica: Option<Replica>,
     ) -> Processor {
         let mut sessions = SessionTracker::new(config.tick_ms as i64);
         // Sessions survive a restart; their clients could not ping while the
@@ -75,7 +84,8 @@ impl Processor {
             sessions.add(session, info.timeout_ms, 0);
         }
         let durable = tree.last_zxid();
-        let next_session_id = sessions::initial_session_id(wall_clock_ms());
+        let server_id = config.ensemble.as_ref().map_or(0, |ensemble| ensemble.me);
+        let next_session_id = sessions::initial_session_id(wall_clock_ms(), server_id);
         Processor {
             config,
             tree,
@@ -90,6 +100,7 @@ impl Processor {
             next_session_id,
             started: Instant::now(),
             next_container_check_ms: 0,
+            replica,
         }
     }
 
@@ -98,20 +109,46 @@ impl Processor {
         mut self,
         mut inbound: mpsc::Receiver<Inbound>,
         mut durability_events: mpsc::UnboundedReceiver<DurabilityEvent>,
+        peer_inbound: Option<PeerInbound>,
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), String> {
         let mut ticker = tokio::time::interval(Duration::from_millis(
             (self.config.tick_ms as u64 / 2).clamp(10, 1_000),
         ));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let peer_tick_ms =
+            self.config.ensemble.as_ref().map_or(1_000, |ensemble| ensemble.peer_tick_ms);
+        let mut peer_ticker = tokio::time::interval(Duration::from_millis(peer_tick_ms.max(1)));
+        peer_ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let replicated = self.replica.is_some();
+        // Standalone there is no peer traffic: a channel that never yields.
+        let (_no_peers, idle) = mpsc::channel(1);
+        let mut peer_inbound = peer_inbound.unwrap_or(idle);
+        if replicated && let Err(error) = self.start_replication() {
+            return Err(error);
+        }
         let result = loop {
             tokio::select! {
                 biased;
                 event = durability_events.recv() => match event {
-                    Some(DurabilityEvent::Durable(zxid)) => self.release.advance(zxid, &self.outboxes),
+                    Some(DurabilityEvent::Durable { generation, zxid }) => {
+                        if let Err(error) = self.on_durable(generation, zxid) {
+                            break Err(error);
+                        }
+                    }
                     Some(DurabilityEvent::Failed(error)) => break Err(error),
                     None => break Err("durability thread ended".to_string()),
                 },
+                Some((from, frame)) = peer_inbound.recv(), if replicated => {
+                    if let Err(error) = self.handle_peer_frame(from, frame) {
+                        break Err(error);
+                    }
+                }
+                _ = peer_ticker.tick(), if replicated => {
+                    if let Err(error) = self.peer_tick() {
+                        break Err(error);
+                    }
+                }
                 message = inbound.recv() => {
                     let Some(message) = message else { break Ok(()) };
                     self.handle(message);
@@ -160,7 +197,27 @@ impl Processor {
         }
     }
 
+    /// The log is durable through `zxid` (if `generation` is the current storage's).
+    fn on_durable(&mut self, generation: u64, zxid: Zxid) -> Result<(), String> {
+        if generation != self.durability.generation() {
+            return Ok(());
+        }
+        if self.replica.is_some() {
+            return self.replica_durable(zxid);
+        }
+        self.release.advance(zxid, &self.outboxes);
+        Ok(())
+    }
+
     fn on_tick(&mut self) {
+        if let Some(replica) = &self.replica {
+            if replica.is_leader() {
+                self.leader_tick();
+            } else {
+                self.send_touches();
+            }
+            return;
+        }
         let now_ms = self.monotonic_ms();
         for session in self.sessions.expired(now_ms as i64) {
             tracing::info!(%session, "session expired");
@@ -177,6 +234,21 @@ impl Processor {
                 {
                     self.commit(SessionId(0), body);
                 }
+            }
+        }
+    }
+
+    /// Leader: sessions expire and empty containers go, through proposals.
+    fn leader_tick(&mut self) {
+        let now_ms = self.monotonic_ms();
+        for session in self.sessions.expired(now_ms as i64) {
+            tracing::info!(%session, "session expired");
+            self.replicated_expire(session);
+        }
+        if now_ms >= self.next_container_check_ms {
+            self.next_container_check_ms = now_ms + self.config.container_check_interval_ms;
+            for path in self.tree.expired_nodes(wall_clock_ms() as i64) {
+                self.replicated_delete_container(path);
             }
         }
     }

@@ -44,6 +44,14 @@ impl ReleaseQueue {
     }
 
     /// The log is durable up to `zxid`: release everything that waited for it.
+    /// The tree was rebuilt from storage at `zxid` (an ensemble member
+    /// resynchronising with a new leader); nothing is held at that point.
+    pub(crate) fn reset(&mut self, zxid: Zxid) {
+        debug_assert!(self.held.is_empty(), "a member resyncs only after dropping its clients");
+        self.held.clear();
+        self.durable = zxid;
+    }
+
     pub(crate) fn advance(&mut self, zxid: Zxid, outboxes: &HashMap<ConnectionId, Outbox>) {
         debug_assert!(zxid >= self.durable, "durable zxid went backwards");
         self.durable = zxid;

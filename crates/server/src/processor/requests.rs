@@ -1,7 +1,7 @@
 //! Client requests: each becomes tree calls (reads) or a txn (writes), and a reply.
 
 use bytes::Bytes;
-use datatree::{RequestContext, TxnResult, WatchSet, WriteOp, digest_id};
+use datatree::{MultiFailure, RequestContext, TxnBody, TxnResult, WatchSet, WriteOp, digest_id};
 use proto::records::{ClientInfo, CreateRequest, CreateTtlRequest, WatcherEvent};
 use proto::{
     AddWatchMode, CreateMode, ErrorCode, KeeperState, MultiOp, MultiReadResult, MultiResult,
@@ -10,12 +10,13 @@ use proto::{
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::Processor;
+use crate::ensemble::Refusal;
 use crate::messages::{ConnectionId, Outbound};
 
 /// The kind of reply a create asks for: `create` answers with the path only,
 /// the other create opcodes with the path and the new node's Stat.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum CreateReply {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum CreateReply {
     PathOnly,
     PathAndStat,
 }
@@ -35,12 +36,64 @@ impl Processor {
             return;
         };
         let now_ms = self.monotonic_ms() as i64;
-        if !self.sessions.touch(session, now_ms) {
+        if self.replica.is_none() && !self.sessions.touch(session, now_ms) {
             self.reply_error(connection, xid, ErrorCode::SessionExpired, Some(permit));
             self.close_connection(connection, "session expired");
             return;
         }
+        if self.replica.is_some() {
+            self.note_touch(session);
+            match self.hold_back(connection, xid, request, permit) {
+                Ok(()) => {}
+                Err((xid, request, permit)) => self.dispatch(connection, xid, request, permit),
+            }
+        } else {
+            self.dispatch(connection, xid, request, permit);
+        }
+    }
+
+    /// Runs one request of a connection whose session is valid.
+    pub(super) fn dispatch(
+        &mut self,
+        connection: ConnectionId,
+        xid: i32,
+        request: Request,
+        permit: OwnedSemaphorePermit,
+    ) {
+        let Some(session) = self.connections.get(&connection).and_then(|state| state.session)
+        else {
+            self.reply_error(connection, xid, ErrorCode::SessionExpired, Some(permit));
+            return;
+        };
         let permit = Some(permit);
+        if let Some(plan) = plan_write(&request) {
+            return self.submit_write(connection, xid, session, &request, plan, permit);
+        }
+        if self.replica.is_some() {
+            match request {
+                Request::Sync(sync) => {
+                    let context = self.request_context(connection, session);
+                    return self.replicated_sync(connection, xid, sync.path, &context, permit);
+                }
+                Request::CloseSession => {
+                    let context = self.request_context(connection, session);
+                    return self.replicated_close(connection, xid, &context, permit);
+                }
+                other => return self.local(connection, xid, session, other, permit),
+            }
+        }
+        self.local(connection, xid, session, request, permit)
+    }
+
+    /// Requests every member answers from its own state.
+    fn local(
+        &mut self,
+        connection: ConnectionId,
+        xid: i32,
+        session: SessionId,
+        request: Request,
+        permit: Option<OwnedSemaphorePermit>,
+    ) {
         match request {
             Request::Ping => {
                 let zxid = self.tree.last_zxid();
@@ -71,46 +124,6 @@ impl Processor {
                     self.close_connection(connection, "authentication failed");
                 }
             }
-            Request::Create(create) => self.write(
-                connection,
-                xid,
-                session,
-                create_op(&create),
-                CreateReply::PathOnly,
-                permit,
-            ),
-            Request::Create2(create) => self.write(
-                connection,
-                xid,
-                session,
-                create_op(&create),
-                CreateReply::PathAndStat,
-                permit,
-            ),
-            Request::CreateContainer(create) => {
-                let op = create_container_op(&create);
-                self.write(connection, xid, session, op, CreateReply::PathAndStat, permit)
-            }
-            Request::CreateTtl(create) => {
-                let op = create_ttl_op(&create);
-                self.write(connection, xid, session, op, CreateReply::PathAndStat, permit)
-            }
-            Request::Delete(delete) => {
-                let op = WriteOp::Delete { path: delete.path, version: delete.version };
-                self.write(connection, xid, session, Ok(op), CreateReply::PathOnly, permit)
-            }
-            Request::SetData(set) => {
-                let op = WriteOp::SetData {
-                    path: set.path,
-                    data: Bytes::from(set.data),
-                    version: set.version,
-                };
-                self.write(connection, xid, session, Ok(op), CreateReply::PathOnly, permit)
-            }
-            Request::SetAcl(set) => {
-                let op = WriteOp::SetAcl { path: set.path, acl: set.acl, version: set.version };
-                self.write(connection, xid, session, Ok(op), CreateReply::PathOnly, permit)
-            }
             Request::Check(check) => {
                 // Outside a multi a check is a read of the version.
                 let auth = self.connections[&connection].auth.clone();
@@ -119,7 +132,6 @@ impl Processor {
                 let zxid = self.tree.last_zxid();
                 self.reply(connection, xid, zxid, result, permit);
             }
-            Request::Multi(ops) => self.multi(connection, xid, session, ops, permit),
             Request::MultiRead(ops) => {
                 let auth = self.connections[&connection].auth.clone();
                 let results = ops
@@ -261,104 +273,201 @@ impl Processor {
         }
     }
 
-    /// Prepares, applies and logs one write, and queues its reply.
-    fn write(
+    /// A write: prepared, applied and logged here when standalone; ordered
+    /// through the ensemble otherwise (see `replication`).
+    pub(super) fn submit_write(
         &mut self,
         connection: ConnectionId,
         xid: i32,
         session: SessionId,
-        op: Result<WriteOp, ErrorCode>,
-        reply: CreateReply,
+        request: &Request,
+        plan: Result<PlannedWrite, ErrorCode>,
         permit: Option<OwnedSemaphorePermit>,
     ) {
-        let context = self.request_context(connection, session);
-        let prepared = op.and_then(|op| self.tree.prepare(&op, &context));
-        let body = match prepared {
-            Ok(body) => body,
+        let plan = match plan {
+            Ok(plan) => plan,
             Err(code) => return self.reply_error(connection, xid, code, permit),
         };
-        let (zxid, outcome) = self.commit(session, body);
-        let result = outcome.result.map(|result| match result {
-            TxnResult::Created { path, stat } => Some(match reply {
-                CreateReply::PathOnly => Response::Create { path },
-                CreateReply::PathAndStat => Response::Create2 { path, stat },
-            }),
-            TxnResult::DataSet { stat } => Some(Response::SetData { stat }),
-            TxnResult::AclSet { stat } => Some(Response::SetAcl { stat }),
-            _ => None,
-        });
+        let context = self.request_context(connection, session);
+        if self.replica.is_some() {
+            return self.replicated_write(connection, xid, request, plan, &context, permit);
+        }
+        let result = match self.prepare_write(&plan, &context, None) {
+            Err(refusal) => refusal_response(&refusal),
+            Ok(body) => {
+                let (_, outcome) = self.commit(session, body);
+                write_response(outcome.result, &plan.shape())
+            }
+        };
+        let zxid = self.tree.last_zxid();
         self.reply(connection, xid, zxid, result, permit);
     }
 
-    fn multi(
+    /// Validates a planned write into a txn. `outstanding_zxid` is set on a
+    /// replicating leader: the zxid the txn will get, prepared on top of the
+    /// changes still waiting for their quorum.
+    pub(super) fn prepare_write(
         &mut self,
-        connection: ConnectionId,
-        xid: i32,
-        session: SessionId,
-        ops: Vec<MultiOp>,
-        permit: Option<OwnedSemaphorePermit>,
-    ) {
-        let mut write_ops = Vec::with_capacity(ops.len());
-        let mut replies = Vec::with_capacity(ops.len());
-        for op in &ops {
-            let (op, reply) = match op {
-                MultiOp::Create(create) => (create_op(create), CreateReply::PathOnly),
-                MultiOp::Create2(create) => (create_op(create), CreateReply::PathAndStat),
-                MultiOp::CreateContainer(create) => {
-                    (create_container_op(create), CreateReply::PathAndStat)
-                }
-                MultiOp::CreateTtl(create) => (create_ttl_op(create), CreateReply::PathAndStat),
-                MultiOp::Delete(delete) => (
-                    Ok(WriteOp::Delete { path: delete.path.clone(), version: delete.version }),
-                    CreateReply::PathOnly,
-                ),
-                MultiOp::SetData(set) => (
-                    Ok(WriteOp::SetData {
-                        path: set.path.clone(),
-                        data: Bytes::from(set.data.clone()),
-                        version: set.version,
-                    }),
-                    CreateReply::PathOnly,
-                ),
-                MultiOp::Check(check) => (
-                    Ok(WriteOp::Check { path: check.path.clone(), version: check.version }),
-                    CreateReply::PathOnly,
-                ),
-                // Reads belong in multiRead; ZooKeeper refuses to mix them.
-                MultiOp::GetData(_) | MultiOp::GetChildren(_) => {
-                    (Err(ErrorCode::BadArguments), CreateReply::PathOnly)
-                }
-            };
-            match op {
-                Ok(op) => write_ops.push(op),
-                Err(code) => return self.reply_error(connection, xid, code, permit),
+        plan: &PlannedWrite,
+        context: &RequestContext,
+        outstanding_zxid: Option<Zxid>,
+    ) -> Result<TxnBody, Refusal> {
+        let outstanding = self.replica.as_mut().map(|replica| &mut replica.outstanding);
+        match (plan, outstanding.zip(outstanding_zxid)) {
+            (PlannedWrite::Single { op, .. }, None) => {
+                self.tree.prepare(op, context).map_err(|code| Refusal::Error(code.code()))
             }
-            replies.push(reply);
+            (PlannedWrite::Single { op, .. }, Some((outstanding, zxid))) => self
+                .tree
+                .prepare_outstanding(outstanding, zxid, op, context)
+                .map_err(|code| Refusal::Error(code.code())),
+            (PlannedWrite::Multi { ops, .. }, None) => {
+                self.tree.prepare_multi(ops, context).map_err(multi_refusal)
+            }
+            (PlannedWrite::Multi { ops, .. }, Some((outstanding, zxid))) => self
+                .tree
+                .prepare_multi_outstanding(outstanding, zxid, ops, context)
+                .map_err(multi_refusal),
         }
-        let context = self.request_context(connection, session);
-        let body = match self.tree.prepare_multi(&write_ops, &context) {
-            Ok(body) => body,
-            Err(failure) => {
-                let results = failure
-                    .results
-                    .into_iter()
-                    .map(|code| MultiResult::Error(code.code()))
-                    .collect();
-                let zxid = self.tree.last_zxid();
-                return self.reply(
-                    connection,
-                    xid,
-                    zxid,
-                    Ok(Some(Response::Multi(results))),
-                    permit,
-                );
+    }
+
+    pub(super) fn request_context(
+        &self,
+        connection: ConnectionId,
+        session: SessionId,
+    ) -> RequestContext {
+        RequestContext {
+            session,
+            auth: self.connections[&connection].auth.clone(),
+            now_ms: super::wall_clock_ms() as i64,
+        }
+    }
+}
+
+/// A write request as tree ops, before validation.
+pub(super) enum PlannedWrite {
+    Single { op: WriteOp, reply: CreateReply },
+    Multi { ops: Vec<WriteOp>, replies: Vec<CreateReply> },
+}
+
+/// How a write's reply is shaped once its txn is applied.
+#[derive(Debug, Clone)]
+pub(super) enum ReplyShape {
+    Single(CreateReply),
+    Multi(Vec<CreateReply>),
+}
+
+impl PlannedWrite {
+    pub(super) fn shape(&self) -> ReplyShape {
+        match self {
+            PlannedWrite::Single { reply, .. } => ReplyShape::Single(*reply),
+            PlannedWrite::Multi { replies, .. } => ReplyShape::Multi(replies.clone()),
+        }
+    }
+}
+
+/// `None` when `request` is not a write of the tree; an error when it is
+/// one but malformed (unknown create flags, a read inside a multi).
+pub(super) fn plan_write(request: &Request) -> Option<Result<PlannedWrite, ErrorCode>> {
+    let single = |op: Result<WriteOp, ErrorCode>, reply| {
+        Some(op.map(|op| PlannedWrite::Single { op, reply }))
+    };
+    match request {
+        Request::Create(create) => single(create_op(create), CreateReply::PathOnly),
+        Request::Create2(create) => single(create_op(create), CreateReply::PathAndStat),
+        Request::CreateContainer(create) => {
+            single(create_container_op(create), CreateReply::PathAndStat)
+        }
+        Request::CreateTtl(create) => single(create_ttl_op(create), CreateReply::PathAndStat),
+        Request::Delete(delete) => single(
+            Ok(WriteOp::Delete { path: delete.path.clone(), version: delete.version }),
+            CreateReply::PathOnly,
+        ),
+        Request::SetData(set) => single(
+            Ok(WriteOp::SetData {
+                path: set.path.clone(),
+                data: Bytes::from(set.data.clone()),
+                version: set.version,
+            }),
+            CreateReply::PathOnly,
+        ),
+        Request::SetAcl(set) => single(
+            Ok(WriteOp::SetAcl {
+                path: set.path.clone(),
+                acl: set.acl.clone(),
+                version: set.version,
+            }),
+            CreateReply::PathOnly,
+        ),
+        Request::Multi(ops) => Some(plan_multi(ops)),
+        _ => None,
+    }
+}
+
+fn plan_multi(ops: &[MultiOp]) -> Result<PlannedWrite, ErrorCode> {
+    let mut write_ops = Vec::with_capacity(ops.len());
+    let mut replies = Vec::with_capacity(ops.len());
+    for op in ops {
+        let (op, reply) = match op {
+            MultiOp::Create(create) => (create_op(create)?, CreateReply::PathOnly),
+            MultiOp::Create2(create) => (create_op(create)?, CreateReply::PathAndStat),
+            MultiOp::CreateContainer(create) => {
+                (create_container_op(create)?, CreateReply::PathAndStat)
             }
+            MultiOp::CreateTtl(create) => (create_ttl_op(create)?, CreateReply::PathAndStat),
+            MultiOp::Delete(delete) => (
+                WriteOp::Delete { path: delete.path.clone(), version: delete.version },
+                CreateReply::PathOnly,
+            ),
+            MultiOp::SetData(set) => (
+                WriteOp::SetData {
+                    path: set.path.clone(),
+                    data: Bytes::from(set.data.clone()),
+                    version: set.version,
+                },
+                CreateReply::PathOnly,
+            ),
+            MultiOp::Check(check) => (
+                WriteOp::Check { path: check.path.clone(), version: check.version },
+                CreateReply::PathOnly,
+            ),
+            // Reads belong in multiRead; ZooKeeper refuses to mix them.
+            MultiOp::GetData(_) | MultiOp::GetChildren(_) => return Err(ErrorCode::BadArguments),
         };
-        let (zxid, outcome) = self.commit(session, body);
-        let result = outcome.result.map(|result| {
-            let TxnResult::Multi(results) = result else {
-                unreachable!("a multi txn yields a multi result")
-            };
+        write_ops.push(op);
+        replies.push(reply);
+    }
+    Ok(PlannedWrite::Multi { ops: write_ops, replies })
+}
+
+fn multi_refusal(failure: MultiFailure) -> Refusal {
+    Refusal::Multi(failure.results.into_iter().map(ErrorCode::code).collect())
+}
+
+/// The reply to a write that failed validation.
+pub(super) fn refusal_response(refusal: &Refusal) -> Result<Option<Response>, ErrorCode> {
+    match refusal {
+        Refusal::Error(code) => Err(ErrorCode::from_code(*code).unwrap_or(ErrorCode::SystemError)),
+        Refusal::Multi(codes) => {
+            Ok(Some(Response::Multi(codes.iter().map(|code| MultiResult::Error(*code)).collect())))
+        }
+    }
+}
+
+/// The reply to a write whose txn was applied.
+pub(super) fn write_response(
+    result: Result<TxnResult, ErrorCode>,
+    shape: &ReplyShape,
+) -> Result<Option<Response>, ErrorCode> {
+    let result = result?;
+    Ok(match (result, shape) {
+        (TxnResult::Created { path, stat }, ReplyShape::Single(reply)) => Some(match reply {
+            CreateReply::PathOnly => Response::Create { path },
+            CreateReply::PathAndStat => Response::Create2 { path, stat },
+        }),
+        (TxnResult::DataSet { stat }, _) => Some(Response::SetData { stat }),
+        (TxnResult::AclSet { stat }, _) => Some(Response::SetAcl { stat }),
+        (TxnResult::Multi(results), ReplyShape::Multi(replies)) => {
             let results = results
                 .into_iter()
                 .zip(replies)
@@ -374,17 +483,9 @@ impl Processor {
                 })
                 .collect();
             Some(Response::Multi(results))
-        });
-        self.reply(connection, xid, zxid, result, permit);
-    }
-
-    fn request_context(&self, connection: ConnectionId, session: SessionId) -> RequestContext {
-        RequestContext {
-            session,
-            auth: self.connections[&connection].auth.clone(),
-            now_ms: super::wall_clock_ms() as i64,
         }
-    }
+        _ => None,
+    })
 }
 
 fn create_op(create: &CreateRequest) -> Result<WriteOp, ErrorCode> {

@@ -14,9 +14,8 @@ use crate::messages::{ConnectionId, Outbound};
 /// The first session id of a node, as ZooKeeper derives it: milliseconds since
 /// the epoch in the middle bits so ids from a restarted node do not collide
 /// with the previous run's, and the server id (0 standalone) in the top byte.
-pub(super) fn initial_session_id(wall_clock_ms: u64) -> i64 {
-    const SERVER_ID: u64 = 0;
-    (((wall_clock_ms << 24) >> 8) | (SERVER_ID << 56)) as i64
+pub(super) fn initial_session_id(wall_clock_ms: u64, server_id: u64) -> i64 {
+    (((wall_clock_ms << 24) >> 8) | ((server_id & 0xff) << 56)) as i64
 }
 
 /// The handshake reply; timeout 0 with session 0 is ZooKeeper's refusal.
@@ -32,6 +31,11 @@ fn handshake(timeout_ms: i32, session: SessionId, password: &[u8]) -> ConnectRes
 
 impl Processor {
     pub(super) fn connect(&mut self, connection: ConnectionId, request: ConnectRequest) {
+        if self.replica.as_ref().is_some_and(|replica| !replica.serving()) {
+            // ZooKeeper does not serve while electing or syncing either.
+            self.close_connection(connection, "member is not serving");
+            return;
+        }
         let last_zxid = self.tree.last_zxid();
         if request.last_zxid_seen > last_zxid.0 {
             // The client saw state this node does not have (it talked to a
@@ -65,6 +69,9 @@ impl Processor {
             auth: self.connections[&connection].auth.clone(),
             now_ms: super::wall_clock_ms() as i64,
         };
+        if self.replica.is_some() {
+            return self.replicated_connect(connection, session, timeout_ms, password, &context);
+        }
         let body =
             match self.tree.prepare(&WriteOp::CreateSession { timeout_ms, password }, &context) {
                 Ok(body) => body,
@@ -74,23 +81,39 @@ impl Processor {
                     return;
                 }
             };
-        let (zxid, _) = self.commit(session, body);
+        self.commit(session, body);
         let now_ms = self.monotonic_ms() as i64;
         self.sessions.add(session, timeout_ms, now_ms);
+        self.session_created(connection, session, timeout_ms, &password);
+    }
+
+    /// The session's txn is applied: attach it and answer the handshake.
+    pub(super) fn session_created(
+        &mut self,
+        connection: ConnectionId,
+        session: SessionId,
+        timeout_ms: i32,
+        password: &[u8],
+    ) {
         self.attach(connection, session);
         tracing::debug!(connection, %session, timeout_ms, "session created");
-        let response = handshake(timeout_ms, session, &password);
-        self.release.push(zxid, connection, Outbound::Connected(response), &self.outboxes);
+        let response = handshake(timeout_ms, session, password);
+        let barrier = self.tree.last_zxid();
+        self.release.push(barrier, connection, Outbound::Connected(response), &self.outboxes);
     }
 
     fn resume_session(&mut self, connection: ConnectionId, session: SessionId, password: &[u8]) {
         let now_ms = self.monotonic_ms() as i64;
+        // Standalone, the tracker knows whether the session expired; in an
+        // ensemble the leader does, and an expired session's close txn
+        // reaches every member, so the tree alone decides.
+        let replicated = self.replica.is_some();
         let resumable = self
             .tree
             .session(session)
             .filter(|info| info.password.as_slice() == password)
             .map(|info| info.timeout_ms)
-            .filter(|_| self.sessions.touch(session, now_ms));
+            .filter(|_| replicated || self.sessions.touch(session, now_ms));
         let Some(timeout_ms) = resumable else {
             // ZooKeeper's answer to an expired session or a wrong password: a
             // handshake with timeout 0, which clients report as expiry.
@@ -112,6 +135,9 @@ impl Processor {
             self.close_connection(previous, "session moved to another connection");
         }
         self.attach(connection, session);
+        if replicated {
+            self.note_touch(session);
+        }
         tracing::debug!(connection, %session, "session resumed");
         let response = handshake(timeout_ms, session, password);
         let barrier = self.tree.last_zxid();
@@ -138,6 +164,10 @@ impl Processor {
     /// The TCP connection is gone; its session lives on until it expires.
     pub(super) fn connection_closed(&mut self, connection: ConnectionId) {
         self.outboxes.remove(&connection);
+        if let Some(replica) = self.replica.as_mut() {
+            replica.blocked.remove(&connection);
+            replica.in_flight.remove(&connection);
+        }
         let Some(state) = self.connections.remove(&connection) else { return };
         if let Some(session) = state.session
             && self.session_connections.get(&session) == Some(&connection)
@@ -168,6 +198,12 @@ impl Processor {
             Err(code) => tracing::error!(%session, %code, "closing a session failed"),
         }
         self.sessions.remove(session);
+        self.detach_session(session)
+    }
+
+    /// Forgets which connection carries `session` (closed or expired);
+    /// returns that connection.
+    pub(super) fn detach_session(&mut self, session: SessionId) -> Option<ConnectionId> {
         let connection = self.session_connections.remove(&session)?;
         self.tree.remove_session_watches(session);
         if let Some(state) = self.connections.get_mut(&connection) {
@@ -183,8 +219,15 @@ mod tests {
 
     #[test]
     fn session_ids_carry_the_clock_and_stay_positive() {
-        let first = initial_session_id(1_700_000_000_000);
+        let first = initial_session_id(1_700_000_000_000, 0);
         assert!(first > 0);
-        assert_ne!(first, initial_session_id(1_700_000_000_001));
+        assert_ne!(first, initial_session_id(1_700_000_000_001, 0));
+    }
+
+    #[test]
+    fn session_ids_of_two_members_never_collide() {
+        let at = 1_700_000_000_000;
+        assert_eq!(initial_session_id(at, 3) >> 56, 3);
+        assert_ne!(initial_session_id(at, 1), initial_session_id(at, 2));
     }
 }
