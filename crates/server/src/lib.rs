@@ -38,6 +38,61 @@ pub enum ServerError {
     Bind { address: SocketAddr, source: std::io::Error },
     #[error("storage failed: {0}")]
     Storage(String),
+    #[error("ensemble: {0}")]
+    Ensemble(String),
+}
+
+/// What a member is doing in its ensemble (`Mode:` in ZooKeeper's `srvr`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Standalone,
+    /// Electing a leader or syncing with one: not serving clients.
+    Looking,
+    Leader,
+    Follower,
+    Observer,
+}
+
+/// A member's mode and whether it serves clients right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeStatus {
+    pub mode: Mode,
+    pub serving: bool,
+}
+
+/// The replication core of an ensemble member, and its link to the others.
+async fn start_replica(
+    ensemble: &config::EnsembleConfig,
+    config: &ServerConfig,
+    recovered: &recovery::Recovered,
+    status: watch::Sender<NodeStatus>,
+) -> Result<(processor::Replica, processor::PeerInbound), ServerError> {
+    let peer_config = ensemble::core_config::peer_config(ensemble)
+        .map_err(|error| ServerError::Ensemble(error.to_string()))?;
+    let epochs = ensemble::epochs::EpochsFile::new(&config.data_dir)
+        .load()
+        .map_err(|error| ServerError::Ensemble(error.to_string()))?;
+    let last_zxid = recovered.tree.last_zxid();
+    let recent_proposals = recovered
+        .recent_txns
+        .iter()
+        .map(|(zxid, txn)| broadcast::Proposal {
+            zxid: *zxid,
+            txn: bytes::Bytes::from(txn.clone()),
+        })
+        .collect();
+    let peer = broadcast::Peer::new(
+        peer_config,
+        broadcast::Recovered { epochs, last_logged_zxid: last_zxid, recent_proposals },
+    );
+    let (link, inbound) = ensemble::transport::start(ensemble)
+        .await
+        .map_err(|source| ServerError::Bind { address: ensemble.peer_listen, source })?;
+    let me = broadcast::ServerId(ensemble.me);
+    tracing::info!(%me, peer_listen = %ensemble.peer_listen, "joining the ensemble");
+    let replica =
+        processor::Replica::new(me, peer, link, config.data_dir.clone(), last_zxid, status);
+    Ok((replica, inbound))
 }
 
 /// A node that is serving clients.
@@ -46,6 +101,7 @@ pub struct RunningServer {
     shutdown: watch::Sender<bool>,
     processor: JoinHandle<Result<(), String>>,
     listener: JoinHandle<()>,
+    status: watch::Receiver<NodeStatus>,
 }
 
 impl RunningServer {
@@ -64,6 +120,18 @@ impl RunningServer {
         let client_address = socket.local_addr().expect("bound socket has an address");
 
         let (shutdown, shutdown_receiver) = watch::channel(false);
+        let (status_sender, status) = watch::channel(NodeStatus {
+            mode: if config.ensemble.is_some() { Mode::Looking } else { Mode::Standalone },
+            serving: config.ensemble.is_none(),
+        });
+        let (replica, peer_inbound) = match &config.ensemble {
+            None => (None, None),
+            Some(ensemble) => {
+                let (replica, inbound) =
+                    start_replica(ensemble, &config, &recovered, status_sender).await?;
+                (Some(replica), Some(inbound))
+            }
+        };
         let (durability_events, durability_receiver) = mpsc::unbounded_channel();
         let durability = durability::Durability::spawn(
             Box::new(recovered.log),
@@ -76,18 +144,28 @@ impl RunningServer {
             recovered.tree,
             durability,
             recovered.replayed_txns,
-            None,
+            replica,
         );
         let processor = tokio::spawn(processor.run(
             inbound_receiver,
             durability_receiver,
-            None,
+            peer_inbound,
             shutdown_receiver.clone(),
         ));
         let listener =
             tokio::spawn(listener::accept_loop(socket, inbound, config, shutdown_receiver));
         tracing::info!(%client_address, "serving ZooKeeper clients");
-        Ok(RunningServer { client_address, shutdown, processor, listener })
+        Ok(RunningServer { client_address, shutdown, processor, listener, status })
+    }
+
+    /// The member's mode right now.
+    pub fn status(&self) -> NodeStatus {
+        *self.status.borrow()
+    }
+
+    /// Follows mode changes.
+    pub fn watch_status(&self) -> watch::Receiver<NodeStatus> {
+        self.status.clone()
     }
 
     /// Where ZooKeeper clients connect.

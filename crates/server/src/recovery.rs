@@ -19,7 +19,13 @@ pub(crate) struct Recovered {
     pub snapshots: RedbSnapshotStore,
     /// Txns replayed from the log on top of the snapshot.
     pub replayed_txns: u64,
+    /// The last replayed txns (at most `RECENT_TXNS_MAX`), oldest first: a
+    /// new ensemble leader syncs lagging members from them.
+    pub recent_txns: std::collections::VecDeque<(proto::Zxid, Vec<u8>)>,
 }
+
+/// Replayed txns kept for syncing ensemble members by DIFF.
+pub const RECENT_TXNS_MAX: usize = broadcast::COMMITTED_LOG_MAX_DEFAULT;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecoveryError {
@@ -50,10 +56,15 @@ pub(crate) fn recover(
         None => DataTree::new(),
     };
     let mut replayed_txns = 0;
+    let mut recent_txns = std::collections::VecDeque::new();
     for (zxid, payload) in log.read_from(tree.last_zxid().0)? {
         let txn = Txn::from_bytes(&payload).map_err(|error| RecoveryError::Txn { zxid, error })?;
         tree.apply(&txn);
         replayed_txns += 1;
+        if recent_txns.len() == RECENT_TXNS_MAX {
+            recent_txns.pop_front();
+        }
+        recent_txns.push_back((proto::Zxid(zxid), payload));
     }
     tracing::info!(
         last_zxid = %tree.last_zxid(),
@@ -62,5 +73,5 @@ pub(crate) fn recover(
         sessions = tree.sessions().count(),
         "recovered"
     );
-    Ok(Recovered { tree, log, snapshots, replayed_txns })
+    Ok(Recovered { tree, log, snapshots, replayed_txns, recent_txns })
 }

@@ -11,6 +11,7 @@
 pub mod core_config;
 pub mod epochs;
 pub mod frames;
+pub mod transport;
 
 pub use frames::{ForwardedOp, PeerFrame, Refusal};
 

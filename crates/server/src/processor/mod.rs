@@ -67,7 +67,7 @@ pub(crate) struct Processor {
 }
 
 /// What the processor hears from the other members of its ensemble.
-pub(crate) type PeerInbound = mpsc::Receiver<(broadcast::ServerId, crate::ensemble::PeerFrame)>;
+pub(crate) type PeerInbound = mpsc::Receiver<(u64, crate::ensemble::PeerFrame)>;
 
 impl Processor {
     pub(crate) fn new(
@@ -140,7 +140,7 @@ impl Processor {
                     None => break Err("durability thread ended".to_string()),
                 },
                 Some((from, frame)) = peer_inbound.recv(), if replicated => {
-                    if let Err(error) = self.handle_peer_frame(from, frame) {
+                    if let Err(error) = self.handle_peer_frame(broadcast::ServerId(from), frame) {
                         break Err(error);
                     }
                 }

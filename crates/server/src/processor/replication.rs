@@ -28,7 +28,7 @@ use proto::records::WatcherEvent;
 use proto::{
     ErrorCode, Id, KeeperState, OpCode, Reader, Record, Request, Response, SessionId, Zxid,
 };
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::{OwnedSemaphorePermit, watch};
 
 use super::Processor;
 use super::requests::{PlannedWrite, ReplyShape, plan_write, refusal_response, write_response};
@@ -37,6 +37,7 @@ use crate::ensemble::epochs::EpochsFile;
 use crate::ensemble::{ForwardedOp, PeerFrame, PeerLink, Refusal};
 use crate::messages::{ConnectionId, Outbound};
 use crate::recovery;
+use crate::{Mode, NodeStatus};
 
 /// Requests one connection may queue behind its in-flight writes; beyond it
 /// the connection is closed (its outstanding-request permits bound it first).
@@ -115,6 +116,7 @@ pub(crate) struct Replica {
     pub(super) in_flight: HashMap<ConnectionId, usize>,
     pub(super) blocked: HashMap<ConnectionId, VecDeque<Blocked>>,
     data_dir: PathBuf,
+    status: watch::Sender<NodeStatus>,
 }
 
 impl Replica {
@@ -124,6 +126,7 @@ impl Replica {
         link: Box<dyn PeerLink>,
         data_dir: PathBuf,
         last_zxid: Zxid,
+        status: watch::Sender<NodeStatus>,
     ) -> Replica {
         Replica {
             me,
@@ -142,6 +145,7 @@ impl Replica {
             in_flight: HashMap::new(),
             blocked: HashMap::new(),
             data_dir,
+            status,
         }
     }
 
@@ -681,6 +685,13 @@ impl Processor {
     fn role_changed(&mut self, role: Role) -> Result<(), String> {
         let previous = std::mem::replace(&mut self.replica().role, role);
         tracing::info!(?previous, ?role, "ensemble role changed");
+        let (mode, serving) = match role {
+            Role::Looking => (Mode::Looking, false),
+            Role::Leading { serving, .. } => (Mode::Leader, serving),
+            Role::Following { serving, .. } => (Mode::Follower, serving),
+            Role::Observing { serving, .. } => (Mode::Observer, serving),
+        };
+        let _ = self.replica().status.send(NodeStatus { mode, serving });
         match role {
             Role::Looking => {
                 self.drop_clients();
