@@ -26,8 +26,6 @@ pub enum PeerFrame {
     /// follower answers once it has applied `barrier`, everything the leader
     /// had proposed when it judged the request.
     Refused { request: u64, refusal: Refusal, barrier: Zxid },
-    /// Leader → follower: answer the forwarded sync once `barrier` is applied.
-    SyncBarrier { request: u64, barrier: Zxid },
     /// Follower → leader: these sessions had traffic; keep them alive.
     Touch { sessions: Vec<i64> },
 }

@@ -8,9 +8,12 @@
 //!   committed) changes and proposes them; the replies wait in `waiting`
 //!   until their zxid is applied;
 //! - a follower forwards writes, session changes and syncs to the leader,
-//!   which answers `Accepted` (the request became a zxid), `Refused` or
-//!   `SyncBarrier`; the follower answers its client when it has applied that
-//!   zxid or barrier, and so every reply reflects the member's own tree;
+//!   which answers `Accepted` (the request became a zxid) or `Refused`; the
+//!   follower answers its client when it has applied that zxid (or, for a
+//!   refusal, everything the leader had proposed), so every reply reflects
+//!   the member's own tree;
+//! - a sync is a no-op proposal: its commit proves the leader still leads,
+//!   which makes sync-then-read linearizable (ZooKeeper's is not);
 //! - reads are served from the local tree, but never ahead of an earlier
 //!   write of the same connection (per-connection FIFO: see `blocked`).
 //!
@@ -288,7 +291,12 @@ impl Processor {
         self.track(connection);
         let waiter = Waiter::Sync { connection, xid, path, permit };
         if self.replica().is_leader() {
-            self.wait_for_barrier(waiter, None);
+            match self.propose_sync_marker() {
+                Ok(zxid) => {
+                    self.replica().waiting.insert(zxid, waiter);
+                }
+                Err(refusal) => self.wait_for_barrier(waiter, Some(refusal)),
+            }
         } else {
             self.forward(context, ForwardedOp::Sync, waiter);
         }
@@ -374,6 +382,19 @@ impl Processor {
         let barrier = self.replica().last_proposed;
         self.replica().barriers.push_back((barrier, waiter, refusal));
         self.release_barriers();
+    }
+
+    /// Leader: a sync goes through a quorum round, unlike ZooKeeper's (whose
+    /// sync a deposed leader can answer, so sync-then-read is not
+    /// linearizable there: ZOOKEEPER-1675). The marker is a txn that changes
+    /// nothing; once a member has applied it, its reads reflect every write
+    /// committed before the sync reached the leader, and the commit proves
+    /// this leader still led at that moment.
+    fn propose_sync_marker(&mut self) -> Result<Zxid, Refusal> {
+        let Some(zxid) = self.replica().peer.next_zxid() else {
+            return Err(Refusal::Error(ErrorCode::ConnectionLoss.code()));
+        };
+        self.propose_body(zxid, SessionId(0), TxnBody::Multi(Vec::new()))
     }
 
     fn propose_planned(
@@ -464,12 +485,6 @@ impl Processor {
                     self.release_barriers();
                 }
             }
-            PeerFrame::SyncBarrier { request, barrier } => {
-                if let Some(waiter) = self.replica().forwarded.remove(&request) {
-                    self.replica().barriers.push_back((barrier, waiter, None));
-                    self.release_barriers();
-                }
-            }
             PeerFrame::Touch { sessions } => {
                 if self.replica().is_leader() {
                     let now_ms = self.monotonic_ms() as i64;
@@ -495,11 +510,7 @@ impl Processor {
             return;
         }
         let outcome = match &op {
-            ForwardedOp::Sync => {
-                let barrier = self.replica().last_proposed;
-                self.replica().link.send(from, PeerFrame::SyncBarrier { request, barrier });
-                return;
-            }
+            ForwardedOp::Sync => self.propose_sync_marker(),
             ForwardedOp::CreateSession { .. } | ForwardedOp::CloseSession => {
                 let write = session_write_op(&op).expect("a session change");
                 self.propose_op(&write, &context)
@@ -562,11 +573,10 @@ impl Processor {
         let txn = Txn::from_bytes(&proposal.txn)
             .map_err(|error| format!("committed txn {} is unreadable: {error}", proposal.zxid))?;
         if txn.zxid <= self.tree.last_zxid() {
-            return Err(format!(
-                "committed txn {} is not after the last applied {}",
-                txn.zxid,
-                self.tree.last_zxid()
-            ));
+            // The core hands each proposal over once; a repeat is a core bug,
+            // and applying it twice would corrupt the tree.
+            tracing::error!(zxid = %txn.zxid, applied = %self.tree.last_zxid(), "skipping a txn applied before");
+            return Ok(());
         }
         let outcome = self.tree.apply(&txn);
         let applied = self.tree.last_zxid();
