@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Runs Debian's Apache ZooKeeper (package `zookeeper`) standalone on loopback,
-# for the differential and compatibility tiers.
+# Runs Debian's Apache ZooKeeper (package `zookeeper`) on loopback, standalone
+# or as an ensemble, for the differential, compatibility and benchmark tiers.
 #
 #   scripts/zookeeper.sh start PORT DIR [TICK_MS]   # returns once it answers ruok
 #   scripts/zookeeper.sh stop DIR
+#   scripts/zookeeper.sh start-ensemble N BASE_PORT DIR [TICK_MS]
+#       member i (1..N) serves clients on BASE_PORT+i-1, peers on
+#       BASE_PORT+100+i, elections on BASE_PORT+200+i; data in DIR/i.
+#       Returns once every member answers srvr with a leader or follower mode.
+#   scripts/zookeeper.sh stop-ensemble N DIR
 #
 # Debian's zookeeper.jar names an incomplete classpath in its manifest; the
 # jars added here are the ones the server needs to log and to start Netty.
@@ -17,12 +22,9 @@ for jar in "${jars[@]}"; do
   if [[ -f /usr/share/java/$jar.jar ]]; then classpath+="/usr/share/java/$jar.jar:"; fi
 done
 
-command=${1:?start or stop}
-case "$command" in
-start)
-  port=${2:?port}
-  dir=$(realpath -m "${3:?data dir}")
-  tick=${4:-2000}
+# launch PORT DIR TICK EXTRA_CONFIG: writes zoo.cfg and starts the JVM.
+launch() {
+  local port=$1 dir=$2 tick=$3 extra=$4
   mkdir -p "$dir/data"
   cat >"$dir/zoo.cfg" <<CFG
 tickTime=$tick
@@ -32,6 +34,7 @@ clientPortAddress=127.0.0.1
 4lw.commands.whitelist=*
 admin.enableServer=false
 maxClientCnxns=0
+$extra
 CFG
   cat >"$dir/log4j.properties" <<'LOG'
 log4j.rootLogger=WARN, FILE
@@ -45,10 +48,15 @@ LOG
     -Dzookeeper.extendedTypesEnabled=true -Dzookeeper.admin.enableServer=false \
     org.apache.zookeeper.server.quorum.QuorumPeerMain "$dir/zoo.cfg" >"$dir/stdout.log" 2>&1 &
   echo $! >"$dir/pid"
+}
+
+# wait_for PORT DIR PATTERN WORD: polls a four-letter word until it matches.
+wait_for() {
+  local port=$1 dir=$2 pattern=$3 word=$4
   for _ in $(seq 1 300); do
-    if [[ "$( (printf ruok | nc -N -w 2 127.0.0.1 "$port") 2>/dev/null)" == imok ]]; then
+    if (printf '%s' "$word" | nc -N -w 2 127.0.0.1 "$port") 2>/dev/null | grep -Eq "$pattern"; then
       echo "zookeeper: serving on 127.0.0.1:$port (data in $dir)"
-      exit 0
+      return 0
     fi
     if ! kill -0 "$(cat "$dir/pid")" 2>/dev/null; then
       echo "zookeeper: exited during start" >&2
@@ -59,6 +67,41 @@ LOG
   done
   echo "zookeeper: not serving after 30s" >&2
   exit 1
+}
+
+command=${1:?start or stop}
+case "$command" in
+start)
+  port=${2:?port}
+  dir=$(realpath -m "${3:?data dir}")
+  tick=${4:-2000}
+  launch "$port" "$dir" "$tick" ""
+  wait_for "$port" "$dir" imok "ruok"
+  ;;
+start-ensemble)
+  count=${2:?member count}
+  base=${3:?base port}
+  root=$(realpath -m "${4:?data dir}")
+  tick=${5:-2000}
+  servers=""
+  for i in $(seq 1 "$count"); do
+    servers+="server.$i=127.0.0.1:$((base + 100 + i)):$((base + 200 + i)):participant"$'\n'
+  done
+  for i in $(seq 1 "$count"); do
+    mkdir -p "$root/$i/data"
+    echo "$i" >"$root/$i/data/myid"
+    launch "$((base + i - 1))" "$root/$i" "$tick" "initLimit=10
+syncLimit=5
+$servers"
+  done
+  for i in $(seq 1 "$count"); do
+    wait_for "$((base + i - 1))" "$root/$i" "Mode: (leader|follower)" "srvr"
+  done
+  ;;
+stop-ensemble)
+  count=${2:?member count}
+  root=${3:?data dir}
+  for i in $(seq 1 "$count"); do "$0" stop "$root/$i"; done
   ;;
 stop)
   dir=${2:?data dir}
@@ -70,7 +113,7 @@ stop)
   fi
   ;;
 *)
-  echo "usage: $0 start PORT DIR [TICK_MS] | stop DIR" >&2
+  echo "usage: $0 start PORT DIR [TICK_MS] | stop DIR | start-ensemble N BASE_PORT DIR [TICK_MS] | stop-ensemble N DIR" >&2
   exit 2
   ;;
 esac
