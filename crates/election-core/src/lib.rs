@@ -29,3 +29,6 @@ pub use election::Election;
 pub use quorum::QuorumConfig;
 pub use types::{LearnerType, Notification, PeerState, ServerId, Vote};
 pub use vote::total_order_predicate;
+
+#[cfg(test)]
+mod election_tests;
