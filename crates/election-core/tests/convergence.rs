@@ -62,6 +62,7 @@ struct Scenario {
 
 struct Network {
     elections: BTreeMap<ServerId, Election>,
+    histories: BTreeMap<ServerId, History>,
     in_flight: Vec<(ServerId, ServerId, Notification)>,
     decisions: BTreeMap<ServerId, (PeerState, Vote, u64)>,
     rng: SeededRng,
@@ -80,6 +81,45 @@ impl Network {
                     self.elections.get_mut(&from).expect("known server").settle(state, vote);
                 }
             }
+        }
+    }
+
+    /// `id` goes through its earlier rounds, then starts looking for real.
+    fn start(&mut self, id: ServerId) {
+        let history = self.histories[&id];
+        let election = self.elections.get_mut(&id).expect("known server");
+        for _ in 0..history.earlier_rounds {
+            election.start_looking(history.last_zxid, history.current_epoch);
+        }
+        let actions = election.start_looking(history.last_zxid, history.current_epoch);
+        self.carry_out(id, actions);
+    }
+
+    /// `id` crashes and comes back: a fresh election state, looking again.
+    fn restart(&mut self, id: ServerId) {
+        let config = self.elections[&id].config().clone();
+        self.elections.insert(id, Election::new(config));
+        self.decisions.remove(&id);
+        self.start(id);
+    }
+
+    /// Ticks every server, delivering everything in flight (no loss) after
+    /// each tick, until every server has decided.
+    fn tick_until_all_decided(&mut self, duplicate_percent: u32) {
+        let mut ticks = 0;
+        while self.decisions.len() < self.elections.len() {
+            ticks += 1;
+            assert!(
+                ticks <= TICKS_MAX,
+                "no convergence after {TICKS_MAX} ticks: {:?}",
+                self.decisions
+            );
+            let ids: Vec<ServerId> = self.elections.keys().copied().collect();
+            for id in ids {
+                let actions = self.elections.get_mut(&id).expect("known server").tick();
+                self.carry_out(id, actions);
+            }
+            self.quiet_down(0, duplicate_percent);
         }
     }
 
@@ -107,7 +147,9 @@ impl Network {
     }
 }
 
-fn run(scenario: &Scenario) -> (BTreeMap<ServerId, (PeerState, Vote, u64)>, Vote) {
+/// Starts every server of `scenario` looking at once and runs the network
+/// until all have decided; returns it with the vote that must win.
+fn run(scenario: &Scenario) -> (Network, Vote) {
     let voters: Vec<ServerId> = (1..=scenario.voter_histories.len() as u64).map(ServerId).collect();
     let observer = scenario.observer_history.map(|_| ServerId(voters.len() as u64 + 1));
     let quorum = QuorumConfig {
@@ -125,6 +167,7 @@ fn run(scenario: &Scenario) -> (BTreeMap<ServerId, (PeerState, Vote, u64)>, Vote
 
     let mut network = Network {
         elections: BTreeMap::new(),
+        histories: BTreeMap::new(),
         in_flight: Vec::new(),
         decisions: BTreeMap::new(),
         rng: SeededRng(scenario.seed),
@@ -139,31 +182,14 @@ fn run(scenario: &Scenario) -> (BTreeMap<ServerId, (PeerState, Vote, u64)>, Vote
             notification_timeout_ticks_max: scenario.notification_timeout_ticks_max,
         };
         assert_eq!(config.validate(), Ok(()));
-        let mut election = Election::new(config);
-        for _ in 0..history.earlier_rounds {
-            election.start_looking(history.last_zxid, history.current_epoch);
-        }
-        let actions = election.start_looking(history.last_zxid, history.current_epoch);
-        network.elections.insert(*id, election);
-        network.carry_out(*id, actions);
+        network.elections.insert(*id, Election::new(config));
+        network.histories.insert(*id, *history);
+    }
+    for (id, _, _) in &histories {
+        network.start(*id);
     }
     network.quiet_down(scenario.first_wave_loss_percent, scenario.duplicate_percent);
-
-    let mut ticks = 0;
-    while network.decisions.len() < histories.len() {
-        ticks += 1;
-        assert!(
-            ticks <= TICKS_MAX,
-            "no convergence after {TICKS_MAX} ticks: {:?}",
-            network.decisions
-        );
-        let ids: Vec<ServerId> = network.elections.keys().copied().collect();
-        for id in ids {
-            let actions = network.elections.get_mut(&id).expect("known server").tick();
-            network.carry_out(id, actions);
-        }
-        network.quiet_down(0, scenario.duplicate_percent);
-    }
+    network.tick_until_all_decided(scenario.duplicate_percent);
 
     let best = voters
         .iter()
@@ -175,7 +201,7 @@ fn run(scenario: &Scenario) -> (BTreeMap<ServerId, (PeerState, Vote, u64)>, Vote
         })
         .reduce(|best, vote| if total_order_predicate(&vote, &best) { vote } else { best })
         .expect("at least one voter");
-    (network.decisions, best)
+    (network, best)
 }
 
 fn history() -> impl Strategy<Value = History> {
@@ -229,7 +255,8 @@ fn scenario(voters: usize) -> impl Strategy<Value = Scenario> {
 }
 
 fn check_agreement(scenario: &Scenario) -> Result<(), TestCaseError> {
-    let (decisions, best) = run(scenario);
+    let (network, best) = run(scenario);
+    let decisions = network.decisions;
     let servers = scenario.voter_histories.len() + usize::from(scenario.observer_history.is_some());
     prop_assert_eq!(decisions.len(), servers, "every server decides");
     for (id, (state, vote, _round)) in &decisions {
@@ -248,7 +275,46 @@ fn check_agreement(scenario: &Scenario) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// After the ensemble settles, one server other than the leader restarts:
+/// it must rejoin behind the same leader and nobody else may move.
+fn check_restarted_server_rejoins(scenario: &Scenario, pick: usize) -> Result<(), TestCaseError> {
+    let (mut network, best) = run(scenario);
+    let before: Vec<(ServerId, PeerState, Vote, u64)> = network
+        .elections
+        .iter()
+        .map(|(id, election)| (*id, election.state(), election.current_vote(), election.round()))
+        .collect();
+    let candidates: Vec<ServerId> =
+        network.elections.keys().copied().filter(|id| *id != best.leader).collect();
+    let restarted = candidates[pick % candidates.len()];
+    let decided_before = network.decisions[&restarted];
+
+    network.restart(restarted);
+    network.quiet_down(0, scenario.duplicate_percent);
+    network.tick_until_all_decided(scenario.duplicate_percent);
+
+    let (state, vote, _round) = network.decisions[&restarted];
+    prop_assert_eq!(state, decided_before.0);
+    prop_assert_eq!(vote.leader, best.leader);
+    for (id, state, vote, round) in before {
+        if id == restarted {
+            continue;
+        }
+        let election = &network.elections[&id];
+        prop_assert_eq!(
+            (election.state(), election.current_vote(), election.round()),
+            (state, vote, round)
+        );
+    }
+    Ok(())
+}
+
 proptest! {
+    #[test]
+    fn a_restarted_server_rejoins_the_same_leader(scenario in scenario(3), pick in any::<usize>()) {
+        check_restarted_server_rejoins(&scenario, pick)?;
+    }
+
     #[test]
     fn three_voters_agree_on_the_best_voter(scenario in scenario(3)) {
         check_agreement(&scenario)?;
@@ -280,7 +346,8 @@ fn a_lone_voter_with_an_observer_leads() {
         duplicate_percent: 0,
         seed: 7,
     };
-    let (decisions, best) = run(&scenario);
+    let (network, best) = run(&scenario);
+    let decisions = network.decisions;
     assert_eq!(best.leader, ServerId(1));
     assert_eq!(decisions[&ServerId(1)].0, PeerState::Leading);
     assert_eq!(
