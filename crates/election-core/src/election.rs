@@ -129,7 +129,9 @@ impl Election {
                 return vec![self.decide(proposal, round)];
             }
         }
-        looking.ticks_since_notification += 1;
+        // Re-sends go on during a finalize wait too (ZooKeeper blocks there):
+        // a peer that lost my better vote hears it again before it decides.
+        looking.ticks_since_notification = looking.ticks_since_notification.saturating_add(1);
         if looking.ticks_since_notification < looking.notification_timeout_ticks {
             return Vec::new();
         }
@@ -312,7 +314,10 @@ impl Election {
     }
 
     /// A quorum agrees with my proposal: wait `finalize_wait_ticks` for a
-    /// better vote before deciding (at once when the wait is zero).
+    /// better vote before deciding (at once when the wait is zero). Only a
+    /// change of proposal or round cancels the wait; other notifications are
+    /// counted as usual and do not stretch it, so a chatty peer cannot hold a
+    /// decision off forever.
     fn start_finalize_wait_on_quorum(&mut self, actions: &mut Vec<ElectionAction>) {
         let wait = self.config.finalize_wait_ticks;
         let round = self.round;
