@@ -88,8 +88,8 @@ pub enum ElectionError {
     NotificationTimeoutTooSmall { min: u32 },
     #[error("notification timeout max ({max} ticks) is below the min ({min} ticks)")]
     NotificationTimeoutMaxBelowMin { min: u32, max: u32 },
-    #[error("cannot settle as {0:?}: settling leaves the election (use start_looking to look)")]
-    SettleAsLooking(PeerState),
+    #[error("cannot settle as Looking: settling leaves the election (start_looking looks)")]
+    SettleAsLooking,
     #[error("cannot settle as Leading behind a vote for server {leader}: only {me} can lead here")]
     LeadingForAnotherServer { me: ServerId, leader: ServerId },
     #[error("cannot settle as {state:?} behind a vote for myself ({me}): that is Leading")]

@@ -157,7 +157,7 @@ impl Election {
     pub fn try_settle(&mut self, state: PeerState, vote: Vote) -> Result<(), ElectionError> {
         let me = self.config.me;
         match state {
-            PeerState::Looking => return Err(ElectionError::SettleAsLooking(state)),
+            PeerState::Looking => return Err(ElectionError::SettleAsLooking),
             PeerState::Leading if vote.leader != me => {
                 return Err(ElectionError::LeadingForAnotherServer { me, leader: vote.leader });
             }

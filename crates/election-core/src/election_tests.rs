@@ -390,7 +390,7 @@ fn settle_refuses_requests_that_make_no_sense() {
     election.start_looking(Zxid(5), 1);
     assert_eq!(
         election.try_settle(PeerState::Looking, vote(2, 5, 1)),
-        Err(ElectionError::SettleAsLooking(PeerState::Looking))
+        Err(ElectionError::SettleAsLooking)
     );
     assert_eq!(
         election.try_settle(PeerState::Leading, vote(3, 5, 1)),
