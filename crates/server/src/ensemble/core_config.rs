@@ -21,6 +21,8 @@ pub enum EnsembleConfigError {
     DuplicateId(u64),
     #[error("ensemble.members has no participant")]
     NoVoters,
+    #[error("ensemble: {0}")]
+    Election(String),
 }
 
 pub fn peer_config(ensemble: &EnsembleConfig) -> Result<PeerConfig, EnsembleConfigError> {
@@ -48,14 +50,16 @@ pub fn peer_config(ensemble: &EnsembleConfig) -> Result<PeerConfig, EnsembleConf
     } else {
         return Err(EnsembleConfigError::UnknownSelf(ensemble.me));
     };
-    Ok(PeerConfig::new(ElectionConfig {
+    let election = ElectionConfig {
         me,
         learner_type,
         quorum: QuorumConfig { voters, observers },
         finalize_wait_ticks: FINALIZE_WAIT_TICKS,
         notification_timeout_ticks_min: NOTIFICATION_TIMEOUT_TICKS_MIN,
         notification_timeout_ticks_max: NOTIFICATION_TIMEOUT_TICKS_MAX,
-    }))
+    };
+    election.validate().map_err(|error| EnsembleConfigError::Election(error.to_string()))?;
+    Ok(PeerConfig::new(election))
 }
 
 #[cfg(test)]
