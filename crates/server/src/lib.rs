@@ -14,6 +14,7 @@ mod connection;
 mod durability;
 mod listener;
 mod messages;
+pub mod peer_transport;
 mod processor;
 pub mod recovery;
 
