@@ -15,6 +15,7 @@ mod durability;
 pub mod ensemble;
 mod listener;
 mod messages;
+pub mod peer_transport;
 mod processor;
 pub mod recovery;
 
@@ -87,7 +88,7 @@ async fn start_replica(
     );
     let (link, inbound) = ensemble::transport::start(ensemble)
         .await
-        .map_err(|source| ServerError::Bind { address: ensemble.peer_listen, source })?;
+        .map_err(|error| ServerError::Ensemble(error.to_string()))?;
     let me = broadcast::ServerId(ensemble.me);
     tracing::info!(%me, peer_listen = %ensemble.peer_listen, "joining the ensemble");
     let replica =

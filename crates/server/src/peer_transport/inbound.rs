@@ -1,0 +1,204 @@
+//! The accept side: every accepted connection handshakes under a deadline,
+//! then only frames are read from it and handed to the node. One live
+//! inbound connection per peer: a newer one from the same id replaces the
+//! older (a restarted peer re-dials before its old socket times out).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
+use tokio::task::JoinSet;
+
+use super::frame::{FrameError, read_frame};
+use super::handshake::{
+    HELLO_HEAD_BYTES, HandshakeError, MAC_BYTES, NONCE_BYTES, Nonce, PEER_HANDSHAKE_ACCEPTED,
+    decode_hello_head, encode_greeting, verify_hello,
+};
+use super::settings::PeerTransportSettings;
+
+/// Which connection currently speaks for each peer id.
+#[derive(Debug, Default)]
+struct InboundRegistry {
+    next_generation: AtomicU64,
+    /// Peer id → (generation, the handle whose drop stops that reader).
+    /// Locked only for map updates, never across an await.
+    live: Mutex<HashMap<u64, (u64, oneshot::Sender<()>)>>,
+}
+
+impl InboundRegistry {
+    /// Makes a new connection from `peer` the live one; the older reader's
+    /// `superseded` receiver completes and it stops.
+    fn register(&self, peer: u64) -> (u64, oneshot::Receiver<()>) {
+        let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
+        let (replaced, superseded) = oneshot::channel();
+        let previous = self.lock().insert(peer, (generation, replaced));
+        if previous.is_some() {
+            tracing::info!(peer, "newer connection from peer replaces the older one");
+        }
+        (generation, superseded)
+    }
+
+    fn unregister(&self, peer: u64, generation: u64) {
+        let mut live = self.lock();
+        if live.get(&peer).is_some_and(|(current, _)| *current == generation) {
+            live.remove(&peer);
+        }
+    }
+
+    fn peers(&self) -> Vec<u64> {
+        let mut peers: Vec<u64> = self.lock().keys().copied().collect();
+        peers.sort_unstable();
+        peers
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, (u64, oneshot::Sender<()>)>> {
+        // A panic while holding this lock cannot leave the map inconsistent
+        // (each update is a single insert or remove), so poison is ignored.
+        self.live.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The accept loop's view of the transport, shared with connection tasks.
+pub struct Acceptor<M> {
+    settings: Arc<PeerTransportSettings>,
+    delivered: mpsc::Sender<(u64, M)>,
+    registry: Arc<InboundRegistry>,
+    pending_handshakes: Arc<Semaphore>,
+}
+
+/// Lets the transport list the peers with a live inbound connection.
+#[derive(Debug, Clone)]
+pub struct InboundPeers(Arc<InboundRegistry>);
+
+impl InboundPeers {
+    pub fn peers(&self) -> Vec<u64> {
+        self.0.peers()
+    }
+}
+
+impl<M: DeserializeOwned + Send + 'static> Acceptor<M> {
+    pub fn new(
+        settings: Arc<PeerTransportSettings>,
+        delivered: mpsc::Sender<(u64, M)>,
+    ) -> (Self, InboundPeers) {
+        let registry = Arc::new(InboundRegistry::default());
+        let pending_handshakes = Arc::new(Semaphore::new(settings.pending_handshakes_max));
+        let acceptor =
+            Acceptor { settings, delivered, registry: registry.clone(), pending_handshakes };
+        (acceptor, InboundPeers(registry))
+    }
+
+    /// Accepts until `shutdown` turns true (or its sender is dropped), then
+    /// stops every connection task before returning.
+    pub async fn run(self, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+        let this = Arc::new(self);
+        let mut connections = JoinSet::new();
+        loop {
+            while connections.try_join_next().is_some() {}
+            let accepted = tokio::select! {
+                changed = shutdown.changed() => {
+                    if changed.is_err() || *shutdown.borrow() {
+                        break;
+                    }
+                    continue;
+                }
+                accepted = listener.accept() => accepted,
+            };
+            let (stream, remote) = match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!(%error, "peer accept failed");
+                    continue;
+                }
+            };
+            let Ok(permit) = this.pending_handshakes.clone().try_acquire_owned() else {
+                tracing::warn!(
+                    %remote,
+                    pending_handshakes_max = this.settings.pending_handshakes_max,
+                    "peer connection refused: too many pending handshakes"
+                );
+                continue;
+            };
+            connections.spawn(this.clone().serve(stream, remote, permit));
+        }
+        connections.shutdown().await;
+    }
+
+    async fn serve(
+        self: Arc<Self>,
+        mut stream: TcpStream,
+        remote: SocketAddr,
+        permit: OwnedSemaphorePermit,
+    ) {
+        let deadline = Duration::from_millis(self.settings.handshake_timeout_ms);
+        let peer = match tokio::time::timeout(deadline, self.handshake(&mut stream)).await {
+            Ok(Ok(peer)) => peer,
+            Ok(Err(error)) => {
+                tracing::warn!(%remote, %error, "peer handshake refused");
+                return;
+            }
+            Err(_) => {
+                tracing::warn!(%remote, "peer handshake timed out");
+                return;
+            }
+        };
+        drop(permit);
+        let (generation, superseded) = self.registry.register(peer);
+        tracing::info!(peer, %remote, "accepted peer connection");
+        tokio::select! {
+            reason = self.read_until_closed(peer, stream) => match reason {
+                FrameError::Closed => tracing::info!(peer, "peer closed its connection"),
+                error => tracing::error!(peer, %error, "peer connection closed"),
+            },
+            _ = superseded => {}
+        }
+        self.registry.unregister(peer, generation);
+    }
+
+    async fn handshake(&self, stream: &mut TcpStream) -> Result<u64, HandshakeError> {
+        stream.set_nodelay(true)?;
+        let mut nonce: Nonce = [0; NONCE_BYTES];
+        rand::fill(&mut nonce[..]);
+        stream.write_all(&encode_greeting(&nonce)).await?;
+        let mut head = [0u8; HELLO_HEAD_BYTES];
+        stream.read_exact(&mut head).await?;
+        let head = decode_hello_head(&head)?;
+        let mut mac = [0u8; MAC_BYTES];
+        let mac = &mut mac[..head.mac_len];
+        stream.read_exact(mac).await?;
+        let settings = &self.settings;
+        let peer = verify_hello(
+            settings.me,
+            |id| settings.members.contains_key(&id),
+            settings.secret.as_deref(),
+            &nonce,
+            head,
+            mac,
+        )?;
+        stream.write_all(&[PEER_HANDSHAKE_ACCEPTED]).await?;
+        Ok(peer)
+    }
+
+    /// Delivers frames in order until the connection ends; returns why.
+    async fn read_until_closed(&self, peer: u64, stream: TcpStream) -> FrameError {
+        let mut reader = BufReader::new(stream);
+        let mut payload = Vec::new();
+        loop {
+            match read_frame::<M, _>(&mut reader, self.settings.frame_bytes_max, &mut payload).await
+            {
+                Ok(message) => {
+                    if self.delivered.send((peer, message)).await.is_err() {
+                        return FrameError::Closed;
+                    }
+                }
+                Err(error) => return error,
+            }
+        }
+    }
+}
