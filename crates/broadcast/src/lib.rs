@@ -9,6 +9,20 @@
 //! `todo!()` are filled in by the broadcast work; a signature changes only
 //! together with its callers. Storage traits (`TxnLog`, `SnapshotStore`) and
 //! their conformance suite live in the `storage` crate; the driver owns them.
+//!
+//! Module map:
+//! - `peer`: [`Peer`], election + role switching and `RoleChanged` reports;
+//! - `leader/`: discovery (new epoch), per-learner sync (DIFF/TRUNC/SNAP,
+//!   NewLeader quorum), broadcast (zxids, acks, in-order commit), pings;
+//! - `learner`: follower and observer (register, sync, ack, apply);
+//! - `history`: the in-memory log window used for DIFF and for applying;
+//! - `node`: state all roles share (epochs, durable/committed/applied zxids).
+
+mod history;
+mod leader;
+mod learner;
+mod node;
+mod peer;
 
 use bytes::Bytes;
 pub use election_core::{
@@ -16,6 +30,8 @@ pub use election_core::{
 };
 use proto::Zxid;
 use serde::{Deserialize, Serialize};
+
+pub use peer::Peer;
 
 /// One txn as ZAB carries it: its zxid and the encoded state-machine txn,
 /// opaque to this crate.
@@ -234,62 +250,4 @@ pub enum ProposeError {
     /// The epoch's zxid counter is exhausted; the leader steps down so that a
     /// new epoch starts.
     EpochExhausted,
-}
-
-/// The replication state machine of one server.
-#[derive(Debug)]
-pub struct Peer {
-    config: PeerConfig,
-}
-
-impl Peer {
-    pub fn new(config: PeerConfig, recovered: Recovered) -> Peer {
-        let _ = recovered;
-        Peer { config }
-    }
-
-    pub fn config(&self) -> &PeerConfig {
-        &self.config
-    }
-
-    /// Starts the first election.
-    pub fn start(&mut self) -> Vec<Action> {
-        todo!()
-    }
-
-    pub fn handle_message(&mut self, from: ServerId, message: PeerMessage) -> Vec<Action> {
-        let _ = (from, message);
-        todo!()
-    }
-
-    pub fn tick(&mut self) -> Vec<Action> {
-        todo!()
-    }
-
-    /// Everything appended up to and including `zxid` is durable.
-    pub fn on_append_done(&mut self, zxid: Zxid) -> Vec<Action> {
-        let _ = zxid;
-        todo!()
-    }
-
-    /// Leader only: assigns the next zxid to `txn` and broadcasts it. The txn
-    /// is applied later, when an `Apply` carries it.
-    pub fn propose(&mut self, txn: Bytes) -> Result<(Zxid, Vec<Action>), ProposeError> {
-        let _ = txn;
-        todo!()
-    }
-
-    /// The zxid the next `propose` will assign, if this peer is the serving leader.
-    pub fn next_zxid(&self) -> Option<Zxid> {
-        todo!()
-    }
-
-    pub fn role(&self) -> Role {
-        todo!()
-    }
-
-    /// The highest zxid known committed here.
-    pub fn last_committed(&self) -> Zxid {
-        todo!()
-    }
 }
