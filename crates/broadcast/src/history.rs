@@ -24,7 +24,11 @@ impl History {
     /// Builds the window from what recovery found. Recovered proposals that
     /// are not strictly increasing or do not end at `last_logged` are not
     /// trusted as a window (the server then syncs learners by SNAP).
-    pub(crate) fn recovered(last_logged: Zxid, recent: Vec<Proposal>, committed_max: usize) -> History {
+    pub(crate) fn recovered(
+        last_logged: Zxid,
+        recent: Vec<Proposal>,
+        committed_max: usize,
+    ) -> History {
         let increasing = recent.windows(2).all(|pair| pair[0].zxid < pair[1].zxid);
         let ends_at_last = recent.last().is_some_and(|proposal| proposal.zxid == last_logged);
         let mut history = History::empty_at(last_logged, committed_max);
@@ -44,6 +48,7 @@ impl History {
         History { base: zxid, entries: VecDeque::new(), committed_max }
     }
 
+    #[cfg(test)]
     pub(crate) fn base(&self) -> Zxid {
         self.base
     }
@@ -73,7 +78,12 @@ impl History {
     /// Entries with `after < zxid <= up_to`, oldest first.
     pub(crate) fn range(&self, after: Zxid, up_to: Zxid) -> Vec<Proposal> {
         let start = self.entries.partition_point(|proposal| proposal.zxid <= after);
-        self.entries.iter().skip(start).take_while(|proposal| proposal.zxid <= up_to).cloned().collect()
+        self.entries
+            .iter()
+            .skip(start)
+            .take_while(|proposal| proposal.zxid <= up_to)
+            .cloned()
+            .collect()
     }
 
     /// Appends `proposal`; the caller checked that it follows `last()`.
@@ -135,7 +145,11 @@ mod tests {
 
     #[test]
     fn recovered_window_starts_at_the_oldest_proposal() {
-        let history = History::recovered(Zxid::new(1, 3), vec![proposal(1, 1), proposal(1, 2), proposal(1, 3)], 10);
+        let history = History::recovered(
+            Zxid::new(1, 3),
+            vec![proposal(1, 1), proposal(1, 2), proposal(1, 3)],
+            10,
+        );
         assert_eq!(history.base(), Zxid::new(1, 1));
         assert_eq!(history.last(), Zxid::new(1, 3));
         assert!(history.contains(Zxid::new(1, 2)));

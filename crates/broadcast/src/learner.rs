@@ -13,9 +13,13 @@ enum Phase {
     /// FollowerInfo sent; waiting for LeaderInfo.
     Discovery,
     /// Epoch accepted; receiving the sync (`synced` once Diff/Trunc/Snap arrived).
-    Syncing { synced: bool },
+    Syncing {
+        synced: bool,
+    },
     /// NewLeader received; its ack waits until the log is durable up to `target`.
-    AwaitingDurable { target: Zxid },
+    AwaitingDurable {
+        target: Zxid,
+    },
     /// NewLeader acked; waiting for UpToDate.
     Acked,
     Serving,
@@ -108,7 +112,9 @@ impl Learner {
         self.ticks_silent = 0;
         if self.phase == Phase::Discovery {
             return match message {
-                PeerMessage::LeaderInfo { new_epoch } => self.on_leader_info(node, new_epoch, actions),
+                PeerMessage::LeaderInfo { new_epoch } => {
+                    self.on_leader_info(node, new_epoch, actions)
+                }
                 // Left over from an earlier leadership of the same server.
                 _ => Flow::Stay,
             };
@@ -141,7 +147,9 @@ impl Learner {
             PeerMessage::Proposal(proposal) => self.on_proposal(node, proposal, actions),
             PeerMessage::Commit { zxid } => self.on_commit(node, zxid, actions),
             PeerMessage::Inform(proposal) => self.on_inform(node, proposal, actions),
-            PeerMessage::NewLeader { epoch, zxid } => self.on_new_leader(node, epoch, zxid, actions),
+            PeerMessage::NewLeader { epoch, zxid } => {
+                self.on_new_leader(node, epoch, zxid, actions)
+            }
             PeerMessage::UpToDate => {
                 if self.phase == Phase::Acked {
                     self.phase = Phase::Serving;
@@ -156,7 +164,12 @@ impl Learner {
         }
     }
 
-    fn on_leader_info(&mut self, node: &mut Node, new_epoch: u64, actions: &mut Vec<Action>) -> Flow {
+    fn on_leader_info(
+        &mut self,
+        node: &mut Node,
+        new_epoch: u64,
+        actions: &mut Vec<Action>,
+    ) -> Flow {
         if new_epoch < node.epochs.accepted {
             // This server already promised a newer leader.
             return Flow::StepDown;
@@ -187,7 +200,12 @@ impl Learner {
 
     /// Proposals are accepted once the sync opened; a duplicate is ignored,
     /// anything else out of sequence means messages were lost.
-    fn on_proposal(&mut self, node: &mut Node, proposal: Proposal, actions: &mut Vec<Action>) -> Flow {
+    fn on_proposal(
+        &mut self,
+        node: &mut Node,
+        proposal: Proposal,
+        actions: &mut Vec<Action>,
+    ) -> Flow {
         if self.phase == (Phase::Syncing { synced: false }) {
             return Flow::StepDown;
         }
@@ -233,7 +251,12 @@ impl Learner {
         Flow::Stay
     }
 
-    fn on_inform(&mut self, node: &mut Node, proposal: Proposal, actions: &mut Vec<Action>) -> Flow {
+    fn on_inform(
+        &mut self,
+        node: &mut Node,
+        proposal: Proposal,
+        actions: &mut Vec<Action>,
+    ) -> Flow {
         if self.learner_type != LearnerType::Observer {
             return Flow::Stay;
         }
@@ -251,7 +274,13 @@ impl Learner {
         self.on_commit(node, zxid, actions)
     }
 
-    fn on_new_leader(&mut self, node: &mut Node, epoch: u64, zxid: Zxid, actions: &mut Vec<Action>) -> Flow {
+    fn on_new_leader(
+        &mut self,
+        node: &mut Node,
+        epoch: u64,
+        zxid: Zxid,
+        actions: &mut Vec<Action>,
+    ) -> Flow {
         if epoch != self.epoch {
             return Flow::Stay;
         }

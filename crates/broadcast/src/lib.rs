@@ -251,3 +251,6 @@ pub enum ProposeError {
     /// new epoch starts.
     EpochExhausted,
 }
+
+#[cfg(test)]
+mod tests;

@@ -9,7 +9,9 @@ use proto::Zxid;
 use crate::leader::Leader;
 use crate::learner::Learner;
 use crate::node::{Flow, Node};
-use crate::{Action, Epochs, LearnerType, PeerConfig, PeerMessage, ProposeError, Recovered, Role, ServerId};
+use crate::{
+    Action, Epochs, LearnerType, PeerConfig, PeerMessage, ProposeError, Recovered, Role, ServerId,
+};
 
 #[derive(Debug)]
 enum RoleState {
@@ -31,7 +33,12 @@ pub struct Peer {
 impl Peer {
     pub fn new(config: PeerConfig, recovered: Recovered) -> Peer {
         let election = Election::new(config.election.clone());
-        Peer { node: Node::new(config, recovered), election, state: RoleState::Looking, reported: Role::Looking }
+        Peer {
+            node: Node::new(config, recovered),
+            election,
+            state: RoleState::Looking,
+            reported: Role::Looking,
+        }
     }
 
     pub fn config(&self) -> &PeerConfig {
@@ -56,8 +63,12 @@ impl Peer {
         } else {
             let flow = match &mut self.state {
                 RoleState::Looking => Flow::Stay,
-                RoleState::Leading(leader) => leader.handle(&mut self.node, from, message, &mut actions),
-                RoleState::Learning(learner) => learner.handle(&mut self.node, from, message, &mut actions),
+                RoleState::Leading(leader) => {
+                    leader.handle(&mut self.node, from, message, &mut actions)
+                }
+                RoleState::Learning(learner) => {
+                    learner.handle(&mut self.node, from, message, &mut actions)
+                }
             };
             self.follow(flow, &mut actions);
         }
@@ -152,13 +163,16 @@ impl Peer {
         self.run_election_actions(election_actions, actions);
     }
 
-    fn run_election_actions(&mut self, election_actions: Vec<ElectionAction>, actions: &mut Vec<Action>) {
+    fn run_election_actions(
+        &mut self,
+        election_actions: Vec<ElectionAction>,
+        actions: &mut Vec<Action>,
+    ) {
         for action in election_actions {
             match action {
-                ElectionAction::Send { to, notification } => actions.push(Action::Send {
-                    to,
-                    message: PeerMessage::Election(notification),
-                }),
+                ElectionAction::Send { to, notification } => {
+                    actions.push(Action::Send { to, message: PeerMessage::Election(notification) })
+                }
                 ElectionAction::Decided { state, vote, .. } => {
                     self.election.settle(state, vote);
                     self.enter(state, vote.leader, actions);

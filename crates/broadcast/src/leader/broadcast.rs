@@ -6,7 +6,7 @@ use proto::Zxid;
 
 use super::{Leader, Phase, Stage};
 use crate::node::{Node, send};
-use crate::{Action, PeerMessage, PlantedBug, ProposeError, Proposal, ServerId};
+use crate::{Action, PeerMessage, PlantedBug, Proposal, ProposeError, ServerId};
 
 impl Leader {
     /// The zxid the next proposal gets, if the counter is not exhausted.
@@ -44,7 +44,13 @@ impl Leader {
         Ok((zxid, actions))
     }
 
-    pub(super) fn on_ack(&mut self, node: &mut Node, from: ServerId, zxid: Zxid, actions: &mut Vec<Action>) {
+    pub(super) fn on_ack(
+        &mut self,
+        node: &mut Node,
+        from: ServerId,
+        zxid: Zxid,
+        actions: &mut Vec<Action>,
+    ) {
         let Some(link) = self.links.get(&from) else {
             return;
         };

@@ -28,10 +28,8 @@ impl Leader {
             return;
         }
         // A (re)registering learner restarts its handshake from scratch.
-        self.links.insert(
-            from,
-            Link { learner_type, stage: Stage::Discovering, last_heard: self.ticks },
-        );
+        self.links
+            .insert(from, Link { learner_type, stage: Stage::Discovering, last_heard: self.ticks });
         self.epoch_ackers.remove(&from);
         self.newleader_ackers.remove(&from);
         for ackers in self.outstanding.values_mut() {

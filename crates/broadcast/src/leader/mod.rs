@@ -149,6 +149,9 @@ impl Leader {
             let limit = u64::from(node.config.init_limit_ticks);
             return if self.ticks >= limit { Flow::StepDown } else { Flow::Stay };
         }
+        if !self.has_live_quorum(node) {
+            return Flow::StepDown;
+        }
         self.ticks_since_ping += 1;
         if self.ticks_since_ping >= node.config.ping_interval_ticks {
             self.ticks_since_ping = 0;
@@ -158,7 +161,7 @@ impl Leader {
                 }
             }
         }
-        if self.has_live_quorum(node) { Flow::Stay } else { Flow::StepDown }
+        Flow::Stay
     }
 
     /// True while this server plus the synced voters heard within the sync

@@ -42,7 +42,12 @@ pub(crate) fn sync_mode(history: &History, learner_last: Zxid) -> SyncMode {
 impl Leader {
     /// Sends `to` everything it lacks, then NewLeader; from here on it gets
     /// every proposal and commit.
-    pub(super) fn sync_learner(&mut self, node: &mut Node, to: ServerId, actions: &mut Vec<Action>) {
+    pub(super) fn sync_learner(
+        &mut self,
+        node: &mut Node,
+        to: ServerId,
+        actions: &mut Vec<Action>,
+    ) {
         let Some(link) = self.links.get_mut(&to) else {
             return;
         };
@@ -89,7 +94,12 @@ impl Leader {
     }
 
     /// A NewLeader ack from `from` (its log is durable up to the sync target).
-    pub(super) fn on_newleader_ack(&mut self, node: &mut Node, from: ServerId, actions: &mut Vec<Action>) {
+    pub(super) fn on_newleader_ack(
+        &mut self,
+        node: &mut Node,
+        from: ServerId,
+        actions: &mut Vec<Action>,
+    ) {
         let Some(link) = self.links.get_mut(&from) else {
             return;
         };
