@@ -80,16 +80,12 @@ impl Leader {
         if self.new_epoch.is_none() || link.stage != Stage::Discovering {
             return Flow::Stay;
         }
-        if (current_epoch, last_zxid) > self.own_summary {
-            // The learner has a newer history than this leader: while the
-            // epoch is still being established, this server must not lead;
-            // afterwards the quorum already vouched for it, so only the
-            // learner is turned away (it will time out and re-elect).
-            if self.phase == Phase::AwaitEpochAcks {
-                return Flow::StepDown;
-            }
-            self.links.remove(&from);
-            return Flow::Stay;
+        // A voter of the epoch quorum with a newer history proves this
+        // server must not lead. Once the quorum vouched for the epoch, a
+        // late learner is just synced (TRUNC drops its extra txns), as
+        // `Leader.waitForEpochAck` returns at once after the election.
+        if self.phase == Phase::AwaitEpochAcks && (current_epoch, last_zxid) > self.own_summary {
+            return Flow::StepDown;
         }
         link.stage = Stage::EpochAcked { last_zxid };
         if link.learner_type == LearnerType::Participant {

@@ -287,3 +287,24 @@ fn newleader_of_a_stale_epoch_is_ignored() {
     );
     assert_eq!(follower.epochs(), Epochs { accepted: 3, current: 2 });
 }
+
+#[test]
+fn a_late_learner_with_a_longer_log_is_truncated_not_refused() {
+    let mut leader = serving_leader(config(1, &[1, 2, 3], &[]));
+    let info = PeerMessage::FollowerInfo {
+        accepted_epoch: 1,
+        last_zxid: zxid(1, 5),
+        learner_type: LearnerType::Participant,
+    };
+    leader.handle_message(id(3), info);
+    let actions = leader
+        .handle_message(id(3), PeerMessage::AckEpoch { current_epoch: 1, last_zxid: zxid(1, 5) });
+    assert_eq!(
+        actions,
+        vec![
+            send(3, PeerMessage::Trunc { zxid: zxid(1, 3) }),
+            send(3, PeerMessage::NewLeader { epoch: 2, zxid: zxid(1, 3) }),
+        ]
+    );
+    assert_eq!(leader.role(), Role::Leading { epoch: 2, serving: true });
+}
