@@ -284,6 +284,10 @@ impl Learner {
         if epoch != self.epoch {
             return Flow::Stay;
         }
+        if matches!(self.phase, Phase::AwaitingDurable { .. } | Phase::Acked | Phase::Serving) {
+            // A duplicate: the ack follows (or followed) durability anyway.
+            return Flow::Stay;
+        }
         if self.phase != (Phase::Syncing { synced: true }) || node.history.last() != zxid {
             // No sync opened, or part of it was lost.
             return Flow::StepDown;

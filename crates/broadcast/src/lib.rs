@@ -16,8 +16,10 @@
 //!   NewLeader quorum), broadcast (zxids, acks, in-order commit), pings;
 //! - `learner`: follower and observer (register, sync, ack, apply);
 //! - `history`: the in-memory log window used for DIFF and for applying;
-//! - `node`: state all roles share (epochs, durable/committed/applied zxids).
+//! - `node`: state all roles share (epochs, durable/committed/applied zxids);
+//! - `config`: `PeerConfig::validate` and [`ConfigError`].
 
+mod config;
 mod history;
 mod leader;
 mod learner;
@@ -31,6 +33,7 @@ pub use election_core::{
 use proto::Zxid;
 use serde::{Deserialize, Serialize};
 
+pub use config::ConfigError;
 pub use peer::Peer;
 
 /// One txn as ZAB carries it: its zxid and the encoded state-machine txn,

@@ -308,3 +308,13 @@ fn a_late_learner_with_a_longer_log_is_truncated_not_refused() {
     );
     assert_eq!(leader.role(), Role::Leading { epoch: 2, serving: true });
 }
+
+#[test]
+fn a_duplicate_newleader_is_ignored() {
+    let mut follower = syncing_follower(&[(1, 1)]);
+    follower.handle_message(id(1), PeerMessage::Diff { last_zxid: zxid(1, 1) });
+    let newleader = PeerMessage::NewLeader { epoch: 3, zxid: zxid(1, 1) };
+    assert_eq!(follower.handle_message(id(1), newleader.clone()).len(), 2);
+    assert_eq!(follower.handle_message(id(1), newleader), vec![]);
+    assert!(matches!(follower.role(), Role::Following { epoch: 3, .. }));
+}
