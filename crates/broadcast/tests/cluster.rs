@@ -4,7 +4,7 @@
 
 mod harness;
 
-use broadcast::{Role, ServerId};
+use broadcast::{PlantedBug, Role, ServerId};
 use harness::Cluster;
 
 const ROUNDS: u64 = 2_000;
@@ -128,4 +128,103 @@ fn a_far_behind_server_is_synced_by_snapshot() {
         assert!(cluster.servers[&behind].snapshots_installed >= 1);
         commit(&mut cluster, "after snap", 2);
     }
+}
+
+#[test]
+fn lossy_duplicating_links_and_crashes_never_diverge_and_heal() {
+    for seed in 1..=8 {
+        let mut cluster = Cluster::new(5, 1, seed, |config| config.committed_log_max = 8);
+        cluster.loss_per_mille = 20;
+        cluster.duplicate_per_mille = 20;
+        let ids: Vec<ServerId> = cluster.servers.keys().copied().collect();
+        for round in 0..1_500 {
+            if round % 3 == 0 {
+                cluster.try_propose(&format!("write {round}"));
+            }
+            if cluster.below(100) == 0 {
+                let victim = ids[cluster.below(ids.len())];
+                if cluster.is_up(victim) {
+                    cluster.kill(victim);
+                } else {
+                    cluster.restart(victim);
+                }
+            }
+            cluster.round();
+        }
+        cluster.loss_per_mille = 0;
+        cluster.duplicate_per_mille = 0;
+        for &server in &ids {
+            if !cluster.is_up(server) {
+                cluster.restart(server);
+            }
+        }
+        elect(&mut cluster);
+        commit(&mut cluster, "healed", 3);
+        assert!(cluster.committed.len() >= 3);
+    }
+}
+
+/// The planted-bug scenarios below lose a txn the buggy leader already
+/// applied: the harness's agreement check must notice.
+fn followers_of(leader: ServerId) -> Vec<ServerId> {
+    [1, 2, 3].map(id).into_iter().filter(|&f| f != leader).collect()
+}
+
+fn rebuild_without(cluster: &mut Cluster, gone: ServerId, followers: &[ServerId]) {
+    cluster.kill(gone);
+    for &follower in followers {
+        if !cluster.is_up(follower) {
+            cluster.restart(follower);
+        }
+    }
+    elect(cluster);
+    commit(cluster, "next epoch", 1);
+}
+
+#[test]
+#[should_panic(expected = "diverges from what others committed")]
+fn planted_commit_without_quorum_is_caught_by_the_agreement_check() {
+    let mut cluster =
+        Cluster::new(3, 0, 1, |config| config.planted_bug = Some(PlantedBug::CommitWithoutQuorum));
+    let leader = elect(&mut cluster);
+    let followers = followers_of(leader);
+    for &follower in &followers {
+        cluster.kill(follower);
+    }
+    cluster.propose("applied by the leader alone");
+    cluster.complete_fsync(leader);
+    assert_eq!(cluster.servers[&leader].applied, 1);
+    rebuild_without(&mut cluster, leader, &followers);
+}
+
+#[test]
+#[should_panic(expected = "diverges from what others committed")]
+fn planted_ack_before_fsync_is_caught_by_the_agreement_check() {
+    let mut cluster =
+        Cluster::new(3, 0, 1, |config| config.planted_bug = Some(PlantedBug::AckBeforeFsync));
+    let leader = elect(&mut cluster);
+    let followers = followers_of(leader);
+    cluster.kill(followers[1]);
+    cluster.propose("acked before it was durable");
+    cluster.deliver_messages();
+    cluster.complete_fsync(leader);
+    assert_eq!(cluster.servers[&leader].applied, 1);
+    // The follower crashes before its fsync: the txn it acked is gone.
+    cluster.kill(followers[0]);
+    rebuild_without(&mut cluster, leader, &followers);
+}
+
+#[test]
+fn without_the_planted_bug_the_same_crash_loses_only_uncommitted_txns() {
+    let mut cluster = Cluster::new(3, 0, 1, |_| {});
+    let leader = elect(&mut cluster);
+    let followers = followers_of(leader);
+    cluster.kill(followers[1]);
+    cluster.propose("never committed");
+    cluster.deliver_messages();
+    cluster.complete_fsync(leader);
+    assert_eq!(cluster.servers[&leader].applied, 0);
+    cluster.kill(followers[0]);
+    rebuild_without(&mut cluster, leader, &followers);
+    assert_eq!(cluster.committed.len(), 1);
 }

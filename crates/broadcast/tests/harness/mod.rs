@@ -47,6 +47,12 @@ pub struct Cluster {
     queues: BTreeMap<(ServerId, ServerId), VecDeque<PeerMessage>>,
     schedule: Schedule,
     pub ticks: u64,
+    /// Per-mille chances that a sent message is lost or delivered twice.
+    pub loss_per_mille: usize,
+    pub duplicate_per_mille: usize,
+    /// The longest history any server applied through `Apply`: every
+    /// server's applied-by-commit state must be a prefix of it, or extend it.
+    pub committed: Vec<Proposal>,
 }
 
 fn encode(proposals: &[Proposal]) -> Bytes {
@@ -96,8 +102,15 @@ impl Cluster {
             };
             servers.insert(me, server);
         }
-        let mut cluster =
-            Cluster { servers, queues: BTreeMap::new(), schedule: Schedule(seed), ticks: 0 };
+        let mut cluster = Cluster {
+            servers,
+            queues: BTreeMap::new(),
+            schedule: Schedule(seed),
+            ticks: 0,
+            loss_per_mille: 0,
+            duplicate_per_mille: 0,
+            committed: Vec::new(),
+        };
         let ids: Vec<ServerId> = cluster.servers.keys().copied().collect();
         for id in ids {
             cluster.restart(id);
@@ -169,6 +182,20 @@ impl Cluster {
         &server.log[..server.applied]
     }
 
+    /// A seeded choice, for tests that pick their own faults.
+    pub fn below(&mut self, bound: usize) -> usize {
+        self.schedule.below(bound)
+    }
+
+    /// Proposes `txn` on the serving leader, if any accepts it.
+    pub fn try_propose(&mut self, txn: &str) -> Option<Zxid> {
+        let leader = self.serving_leader()?;
+        let peer = self.servers.get_mut(&leader).and_then(|s| s.peer.as_mut())?;
+        let (zxid, actions) = peer.propose(Bytes::from(txn.to_owned())).ok()?;
+        self.carry_out(leader, actions);
+        Some(zxid)
+    }
+
     /// Proposes `txn` on the serving leader.
     pub fn propose(&mut self, txn: &str) -> Zxid {
         let leader = self.serving_leader().expect("a serving leader");
@@ -207,6 +234,41 @@ impl Cluster {
         assert!(done(self), "not reached within {max_rounds} rounds: {what}\n{}", self.describe());
     }
 
+    /// Delivers queued messages (and whatever they cause) until none is
+    /// left, completing no fsync.
+    pub fn deliver_messages(&mut self) {
+        while let Some((&(from, to), _)) = self.queues.iter().find(|(_, queue)| !queue.is_empty()) {
+            self.deliver(from, to);
+        }
+    }
+
+    /// Completes the pending fsync of `id`, if any.
+    pub fn complete_fsync(&mut self, id: ServerId) {
+        let server = self.servers.get_mut(&id).expect("known server");
+        if !server.fsync_pending {
+            return;
+        }
+        server.fsync_pending = false;
+        server.durable = server.log.len();
+        let Some(last) = server.log.last().map(|p| p.zxid) else {
+            return;
+        };
+        if let Some(peer) = server.peer.as_mut() {
+            let actions = peer.on_append_done(last);
+            self.carry_out(id, actions);
+        }
+    }
+
+    fn deliver(&mut self, from: ServerId, to: ServerId) {
+        let Some(message) = self.queues.get_mut(&(from, to)).and_then(VecDeque::pop_front) else {
+            return;
+        };
+        if let Some(peer) = self.servers.get_mut(&to).and_then(|s| s.peer.as_mut()) {
+            let actions = peer.handle_message(from, message);
+            self.carry_out(to, actions);
+        }
+    }
+
     /// Roles and log positions of every server, for failure messages.
     pub fn describe(&self) -> String {
         let mut out = String::new();
@@ -239,30 +301,8 @@ impl Cluster {
         }
         let pick = self.schedule.below(sources.len());
         match sources[pick] {
-            Some((from, to)) => {
-                let message = self
-                    .queues
-                    .get_mut(&(from, to))
-                    .and_then(VecDeque::pop_front)
-                    .expect("non-empty");
-                if let Some(peer) = self.servers.get_mut(&to).and_then(|s| s.peer.as_mut()) {
-                    let actions = peer.handle_message(from, message);
-                    self.carry_out(to, actions);
-                }
-            }
-            None => {
-                let id = fsyncs[pick - (sources.len() - fsyncs.len())];
-                let server = self.servers.get_mut(&id).expect("known server");
-                server.fsync_pending = false;
-                server.durable = server.log.len();
-                let Some(last) = server.log.last().map(|p| p.zxid) else {
-                    return;
-                };
-                if let Some(peer) = server.peer.as_mut() {
-                    let actions = peer.on_append_done(last);
-                    self.carry_out(id, actions);
-                }
-            }
+            Some((from, to)) => self.deliver(from, to),
+            None => self.complete_fsync(fsyncs[pick - (sources.len() - fsyncs.len())]),
         }
     }
 
@@ -273,8 +313,16 @@ impl Cluster {
             match action {
                 Action::Send { to, message } => {
                     let reachable = self.servers.get(&to).is_some_and(|s| s.peer.is_some());
-                    if reachable {
-                        self.queues.entry((id, to)).or_default().push_back(message);
+                    if reachable && self.schedule.below(1000) >= self.loss_per_mille {
+                        let copies = if self.schedule.below(1000) < self.duplicate_per_mille {
+                            2
+                        } else {
+                            1
+                        };
+                        let queue = self.queues.entry((id, to)).or_default();
+                        for _ in 0..copies {
+                            queue.push_back(message.clone());
+                        }
                     }
                 }
                 Action::PersistEpochs(epochs) => server.epochs = epochs,
@@ -317,6 +365,15 @@ impl Cluster {
                         "server {id} applies {proposals:?} that do not follow its applied state"
                     );
                     server.applied += proposals.len();
+                    let state = &server.log[..server.applied];
+                    let shared = state.len().min(self.committed.len());
+                    assert!(
+                        state[..shared] == self.committed[..shared],
+                        "server {id} applied a history that diverges from what others committed"
+                    );
+                    if state.len() > self.committed.len() {
+                        self.committed = state.to_vec();
+                    }
                 }
                 Action::RoleChanged(Role::Looking) => server.applied = server.log.len(),
                 Action::RoleChanged(_) => {}
