@@ -219,6 +219,12 @@ impl Peer {
     #[cfg(test)]
     pub(crate) fn start_as(&mut self, state: PeerState, leader: ServerId) -> Vec<Action> {
         let mut actions = Vec::new();
+        let vote = election_core::Vote {
+            leader,
+            zxid: self.node.history.last(),
+            peer_epoch: self.node.epochs.current,
+        };
+        self.election.settle(state, vote);
         self.enter(state, leader, &mut actions);
         self.report_role(&mut actions);
         actions

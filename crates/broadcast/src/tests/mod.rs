@@ -3,6 +3,7 @@
 //! at the phase it checks; the composed election is covered by the cluster tests.
 
 mod broadcast;
+mod composition;
 mod discovery;
 mod liveness;
 mod sync;
