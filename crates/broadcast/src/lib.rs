@@ -5,10 +5,10 @@
 //! and carries out the [`Action`]s it returns, strictly in order.
 //!
 //! API CONTRACT (shared with `server` and `sim`): the public types and
-//! signatures in this file are what other crates code against. Bodies marked
-//! `todo!()` are filled in by the broadcast work; a signature changes only
-//! together with its callers. Storage traits (`TxnLog`, `SnapshotStore`) and
-//! their conformance suite live in the `storage` crate; the driver owns them.
+//! signatures in this file and [`Peer`]'s methods are what other crates code
+//! against; a signature changes only together with its callers. Storage
+//! traits (`TxnLog`, `SnapshotStore`) and their conformance suite live in
+//! the `storage` crate; the driver owns them.
 //!
 //! Module map:
 //! - `peer`: [`Peer`], election + role switching and `RoleChanged` reports;
@@ -75,7 +75,8 @@ pub enum PeerMessage {
         current_epoch: u64,
         last_zxid: Zxid,
     },
-    /// Leader → learner, synchronization: proposals follow, then commits (DIFF).
+    /// Leader → learner, synchronization: proposal/commit pairs follow (DIFF);
+    /// `last_zxid` is the leader's last zxid.
     Diff {
         last_zxid: Zxid,
     },
@@ -89,6 +90,9 @@ pub enum PeerMessage {
         snapshot: Bytes,
     },
     /// Leader → learner: synchronization is sent; ack once it is durable.
+    /// `zxid` is the last zxid the sync brings the learner to (ZooKeeper
+    /// sends `epoch << 32` here): a learner whose log does not end there
+    /// lost part of the sync and returns to election instead of acking.
     NewLeader {
         epoch: u64,
         zxid: Zxid,

@@ -80,13 +80,11 @@ impl Leader {
         while let Some(entry) = self.outstanding.first_entry() {
             let zxid = *entry.key();
             let durable_here = node.durable >= zxid;
+            // The leader's own copy counts once it is durable.
+            let own = durable_here.then_some(&me);
             let acked = match node.config.planted_bug {
                 Some(PlantedBug::CommitWithoutQuorum) => durable_here,
-                _ => {
-                    let ackers = entry.get();
-                    durable_here && node.is_quorum(ackers.iter().chain(std::iter::once(&me)))
-                        || !durable_here && node.is_quorum(ackers)
-                }
+                _ => node.is_quorum(entry.get().iter().chain(own)),
             };
             if !acked {
                 break;
