@@ -5,10 +5,26 @@
 //! and carries out the [`Action`]s it returns, strictly in order.
 //!
 //! API CONTRACT (shared with `server` and `sim`): the public types and
-//! signatures in this file are what other crates code against. Bodies marked
-//! `todo!()` are filled in by the broadcast work; a signature changes only
-//! together with its callers. Storage traits (`TxnLog`, `SnapshotStore`) and
-//! their conformance suite live in the `storage` crate; the driver owns them.
+//! signatures in this file and [`Peer`]'s methods are what other crates code
+//! against; a signature changes only together with its callers. Storage
+//! traits (`TxnLog`, `SnapshotStore`) and their conformance suite live in
+//! the `storage` crate; the driver owns them.
+//!
+//! Module map:
+//! - `peer`: [`Peer`], election + role switching and `RoleChanged` reports;
+//! - `leader/`: discovery (new epoch), per-learner sync (DIFF/TRUNC/SNAP,
+//!   NewLeader quorum), broadcast (zxids, acks, in-order commit), pings;
+//! - `learner`: follower and observer (register, sync, ack, apply);
+//! - `history`: the in-memory log window used for DIFF and for applying;
+//! - `node`: state all roles share (epochs, durable/committed/applied zxids);
+//! - `config`: `PeerConfig::validate` and [`ConfigError`].
+
+mod config;
+mod history;
+mod leader;
+mod learner;
+mod node;
+mod peer;
 
 use bytes::Bytes;
 pub use election_core::{
@@ -16,6 +32,9 @@ pub use election_core::{
 };
 use proto::Zxid;
 use serde::{Deserialize, Serialize};
+
+pub use config::ConfigError;
+pub use peer::Peer;
 
 /// One txn as ZAB carries it: its zxid and the encoded state-machine txn,
 /// opaque to this crate.
@@ -56,7 +75,8 @@ pub enum PeerMessage {
         current_epoch: u64,
         last_zxid: Zxid,
     },
-    /// Leader → learner, synchronization: proposals follow, then commits (DIFF).
+    /// Leader → learner, synchronization: proposal/commit pairs follow (DIFF);
+    /// `last_zxid` is the leader's last zxid.
     Diff {
         last_zxid: Zxid,
     },
@@ -70,6 +90,9 @@ pub enum PeerMessage {
         snapshot: Bytes,
     },
     /// Leader → learner: synchronization is sent; ack once it is durable.
+    /// `zxid` is the last zxid the sync brings the learner to (ZooKeeper
+    /// sends `epoch << 32` here): a learner whose log does not end there
+    /// lost part of the sync and returns to election instead of acking.
     NewLeader {
         epoch: u64,
         zxid: Zxid,
@@ -236,60 +259,5 @@ pub enum ProposeError {
     EpochExhausted,
 }
 
-/// The replication state machine of one server.
-#[derive(Debug)]
-pub struct Peer {
-    config: PeerConfig,
-}
-
-impl Peer {
-    pub fn new(config: PeerConfig, recovered: Recovered) -> Peer {
-        let _ = recovered;
-        Peer { config }
-    }
-
-    pub fn config(&self) -> &PeerConfig {
-        &self.config
-    }
-
-    /// Starts the first election.
-    pub fn start(&mut self) -> Vec<Action> {
-        todo!()
-    }
-
-    pub fn handle_message(&mut self, from: ServerId, message: PeerMessage) -> Vec<Action> {
-        let _ = (from, message);
-        todo!()
-    }
-
-    pub fn tick(&mut self) -> Vec<Action> {
-        todo!()
-    }
-
-    /// Everything appended up to and including `zxid` is durable.
-    pub fn on_append_done(&mut self, zxid: Zxid) -> Vec<Action> {
-        let _ = zxid;
-        todo!()
-    }
-
-    /// Leader only: assigns the next zxid to `txn` and broadcasts it. The txn
-    /// is applied later, when an `Apply` carries it.
-    pub fn propose(&mut self, txn: Bytes) -> Result<(Zxid, Vec<Action>), ProposeError> {
-        let _ = txn;
-        todo!()
-    }
-
-    /// The zxid the next `propose` will assign, if this peer is the serving leader.
-    pub fn next_zxid(&self) -> Option<Zxid> {
-        todo!()
-    }
-
-    pub fn role(&self) -> Role {
-        todo!()
-    }
-
-    /// The highest zxid known committed here.
-    pub fn last_committed(&self) -> Zxid {
-        todo!()
-    }
-}
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,159 @@
+//! Discovery: FollowerInfo → LeaderInfo → AckEpoch, on both sides.
+
+use election_core::PeerState;
+
+use super::*;
+
+fn info(accepted_epoch: u64, last: Zxid) -> PeerMessage {
+    PeerMessage::FollowerInfo {
+        accepted_epoch,
+        last_zxid: last,
+        learner_type: LearnerType::Participant,
+    }
+}
+
+#[test]
+fn leader_picks_the_epoch_once_a_quorum_reported_and_persists_it_first() {
+    let mut leader = Peer::new(config(1, &[1, 2, 3, 4, 5], &[]), recovered(3, 3, &[(3, 1)]));
+    let actions = leader.start_as(PeerState::Leading, id(1));
+    assert_eq!(actions, vec![Action::RoleChanged(Role::Leading { epoch: 3, serving: false })]);
+    assert_eq!(leader.handle_message(id(2), info(2, zxid(2, 5))), vec![]);
+    let actions = leader.handle_message(id(3), info(7, zxid(3, 1)));
+    assert_eq!(
+        actions,
+        vec![
+            Action::PersistEpochs(Epochs { accepted: 8, current: 3 }),
+            send(2, PeerMessage::LeaderInfo { new_epoch: 8 }),
+            send(3, PeerMessage::LeaderInfo { new_epoch: 8 }),
+            Action::RoleChanged(Role::Leading { epoch: 8, serving: false }),
+        ]
+    );
+    // A late joiner gets the settled epoch right away.
+    assert_eq!(
+        leader.handle_message(id(4), info(1, Zxid::ZERO)),
+        vec![send(4, PeerMessage::LeaderInfo { new_epoch: 8 })]
+    );
+}
+
+#[test]
+fn leader_counts_its_own_accepted_epoch_and_ignores_strangers() {
+    let mut leader = Peer::new(config(1, &[1, 2, 3], &[]), recovered(9, 4, &[]));
+    leader.start_as(PeerState::Leading, id(1));
+    assert_eq!(leader.handle_message(id(7), info(50, Zxid::ZERO)), vec![]);
+    let actions = leader.handle_message(id(2), info(2, Zxid::ZERO));
+    assert_eq!(actions[0], Action::PersistEpochs(Epochs { accepted: 10, current: 4 }));
+}
+
+#[test]
+fn leader_establishes_the_epoch_after_a_quorum_of_epoch_acks_and_syncs_the_ackers() {
+    let mut leader = Peer::new(config(1, &[1, 2, 3], &[]), recovered(1, 1, &[(1, 1)]));
+    leader.start_as(PeerState::Leading, id(1));
+    leader.handle_message(id(2), info(1, zxid(1, 1)));
+    let actions = leader
+        .handle_message(id(2), PeerMessage::AckEpoch { current_epoch: 1, last_zxid: zxid(1, 1) });
+    assert_eq!(
+        actions,
+        vec![
+            Action::PersistEpochs(Epochs { accepted: 2, current: 2 }),
+            send(2, PeerMessage::Diff { last_zxid: zxid(1, 1) }),
+            send(2, PeerMessage::NewLeader { epoch: 2, zxid: zxid(1, 1) }),
+        ]
+    );
+    assert_eq!(leader.epochs(), Epochs { accepted: 2, current: 2 });
+}
+
+#[test]
+fn leader_gives_up_when_an_acker_has_a_newer_history() {
+    let mut leader = Peer::new(config(1, &[1, 2, 3, 4, 5], &[]), recovered(1, 1, &[(1, 1)]));
+    leader.start_as(PeerState::Leading, id(1));
+    leader.handle_message(id(2), info(1, zxid(1, 2)));
+    leader.handle_message(id(3), info(1, zxid(1, 2)));
+    let ahead = PeerMessage::AckEpoch { current_epoch: 1, last_zxid: zxid(1, 2) };
+    let actions = leader.handle_message(id(2), ahead);
+    assert!(starts_looking(&actions), "{actions:?}");
+    assert_eq!(leader.role(), Role::Looking);
+}
+
+#[test]
+fn learner_registers_and_resends_its_info_every_ping_interval() {
+    let mut learner = Peer::new(config(2, &[1, 2, 3], &[]), recovered(4, 3, &[(3, 7)]));
+    let actions = learner.start_as(PeerState::Following, id(1));
+    let registration = send(1, info(4, zxid(3, 7)));
+    assert_eq!(
+        actions,
+        vec![
+            registration.clone(),
+            Action::RoleChanged(Role::Following { leader: id(1), epoch: 4, serving: false })
+        ]
+    );
+    for _ in 1..3 {
+        assert_eq!(learner.tick(), vec![]);
+    }
+    assert_eq!(learner.tick(), vec![registration]);
+}
+
+#[test]
+fn learner_accepts_a_newer_epoch_durably_before_acking_it() {
+    let mut learner = Peer::new(config(2, &[1, 2, 3], &[]), recovered(4, 3, &[(3, 7)]));
+    learner.start_as(PeerState::Following, id(1));
+    let actions = learner.handle_message(id(1), PeerMessage::LeaderInfo { new_epoch: 5 });
+    assert_eq!(
+        actions,
+        vec![
+            Action::PersistEpochs(Epochs { accepted: 5, current: 3 }),
+            send(1, PeerMessage::AckEpoch { current_epoch: 3, last_zxid: zxid(3, 7) }),
+            Action::RoleChanged(Role::Following { leader: id(1), epoch: 5, serving: false }),
+        ]
+    );
+}
+
+#[test]
+fn learner_acks_an_equal_epoch_without_persisting() {
+    let mut learner = Peer::new(config(2, &[1, 2, 3], &[]), recovered(4, 3, &[(3, 7)]));
+    learner.start_as(PeerState::Following, id(1));
+    let actions = learner.handle_message(id(1), PeerMessage::LeaderInfo { new_epoch: 4 });
+    assert_eq!(
+        actions,
+        vec![send(1, PeerMessage::AckEpoch { current_epoch: 3, last_zxid: zxid(3, 7) })]
+    );
+}
+
+#[test]
+fn learner_rejects_an_epoch_older_than_its_promise() {
+    let mut learner = Peer::new(config(2, &[1, 2, 3], &[]), recovered(4, 3, &[(3, 7)]));
+    learner.start_as(PeerState::Following, id(1));
+    let actions = learner.handle_message(id(1), PeerMessage::LeaderInfo { new_epoch: 3 });
+    assert!(starts_looking(&actions), "{actions:?}");
+    assert_eq!(learner.epochs(), Epochs { accepted: 4, current: 3 });
+}
+
+#[test]
+fn learner_ignores_everything_but_leader_info_during_discovery_and_other_servers_always() {
+    let mut learner = Peer::new(config(2, &[1, 2, 3], &[]), recovered(4, 3, &[(3, 7)]));
+    learner.start_as(PeerState::Following, id(1));
+    assert_eq!(learner.handle_message(id(1), PeerMessage::Proposal(proposal(4, 1))), vec![]);
+    assert_eq!(learner.handle_message(id(1), PeerMessage::Commit { zxid: zxid(3, 7) }), vec![]);
+    assert_eq!(learner.handle_message(id(3), PeerMessage::LeaderInfo { new_epoch: 9 }), vec![]);
+    assert_eq!(learner.last_logged(), zxid(3, 7));
+}
+
+#[test]
+fn learner_gives_up_on_discovery_exactly_at_the_init_limit() {
+    let mut learner = Peer::new(config(2, &[1, 2, 3], &[]), recovered(0, 0, &[]));
+    learner.start_as(PeerState::Following, id(1));
+    for _ in 1..20 {
+        let actions = learner.tick();
+        assert!(!starts_looking(&actions));
+    }
+    assert!(starts_looking(&learner.tick()));
+}
+
+#[test]
+fn leader_gives_up_establishing_exactly_at_the_init_limit() {
+    let mut leader = Peer::new(config(1, &[1, 2, 3], &[]), recovered(0, 0, &[]));
+    leader.start_as(PeerState::Leading, id(1));
+    for _ in 1..20 {
+        assert!(!starts_looking(&leader.tick()));
+    }
+    assert!(starts_looking(&leader.tick()));
+}

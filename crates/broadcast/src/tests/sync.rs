@@ -1,0 +1,320 @@
+//! Synchronization: each sync mode from the leader, applying it on the
+//! learner, and the NewLeader quorum that establishes the leader.
+
+use election_core::PeerState;
+
+use super::*;
+
+/// Leader 1 of {1,2,3}, log (1,1) (1,2) (1,3) (2,1), epochs {2,2}; learner 2
+/// registered; returns the actions for learner 2's AckEpoch with `last`
+/// (learner current epoch 1, so a longer log does not beat the leader).
+fn sync_from_leader(last: Zxid) -> Vec<Action> {
+    let mut leader =
+        Peer::new(config(1, &[1, 2, 3], &[]), recovered(2, 2, &[(1, 1), (1, 2), (1, 3), (2, 1)]));
+    leader.start_as(PeerState::Leading, id(1));
+    let info = PeerMessage::FollowerInfo {
+        accepted_epoch: 2,
+        last_zxid: last,
+        learner_type: LearnerType::Participant,
+    };
+    leader.handle_message(id(2), info);
+    let mut actions =
+        leader.handle_message(id(2), PeerMessage::AckEpoch { current_epoch: 1, last_zxid: last });
+    assert_eq!(actions.remove(0), Action::PersistEpochs(Epochs { accepted: 3, current: 3 }));
+    actions
+}
+
+#[test]
+fn equal_last_zxid_gets_an_empty_diff() {
+    assert_eq!(
+        sync_from_leader(zxid(2, 1)),
+        vec![
+            send(2, PeerMessage::Diff { last_zxid: zxid(2, 1) }),
+            send(2, PeerMessage::NewLeader { epoch: 3, zxid: zxid(2, 1) }),
+        ]
+    );
+}
+
+#[test]
+fn a_learner_inside_the_window_gets_proposal_commit_pairs() {
+    assert_eq!(
+        sync_from_leader(zxid(1, 2)),
+        vec![
+            send(2, PeerMessage::Diff { last_zxid: zxid(2, 1) }),
+            send(2, PeerMessage::Proposal(proposal(1, 3))),
+            send(2, PeerMessage::Commit { zxid: zxid(1, 3) }),
+            send(2, PeerMessage::Proposal(proposal(2, 1))),
+            send(2, PeerMessage::Commit { zxid: zxid(2, 1) }),
+            send(2, PeerMessage::NewLeader { epoch: 3, zxid: zxid(2, 1) }),
+        ]
+    );
+}
+
+#[test]
+fn a_learner_ahead_of_the_leader_is_truncated_to_the_leader_last() {
+    assert_eq!(
+        sync_from_leader(zxid(2, 5)),
+        vec![
+            send(2, PeerMessage::Trunc { zxid: zxid(2, 1) }),
+            send(2, PeerMessage::NewLeader { epoch: 3, zxid: zxid(2, 1) }),
+        ]
+    );
+}
+
+#[test]
+fn a_divergent_learner_is_truncated_to_the_common_point_then_diffed() {
+    assert_eq!(
+        sync_from_leader(zxid(1, 9)),
+        vec![
+            send(2, PeerMessage::Trunc { zxid: zxid(1, 3) }),
+            send(2, PeerMessage::Proposal(proposal(2, 1))),
+            send(2, PeerMessage::Commit { zxid: zxid(2, 1) }),
+            send(2, PeerMessage::NewLeader { epoch: 3, zxid: zxid(2, 1) }),
+        ]
+    );
+}
+
+#[test]
+fn a_learner_older_than_the_window_gets_a_snapshot() {
+    assert_eq!(
+        sync_from_leader(zxid(0, 5)),
+        vec![
+            Action::SendSnapshot { to: id(2) },
+            send(2, PeerMessage::NewLeader { epoch: 3, zxid: zxid(2, 1) }),
+        ]
+    );
+}
+
+#[test]
+fn a_snapshot_is_followed_by_the_outstanding_proposals() {
+    let mut config = config(1, &[1, 2, 3], &[]);
+    config.committed_log_max = 1;
+    let mut leader = serving_leader(config);
+    let (first, _) = leader.propose(Bytes::from_static(b"a")).expect("serving");
+    leader.on_append_done(first);
+    leader.handle_message(id(2), PeerMessage::Ack { zxid: first });
+    let (second, _) = leader.propose(Bytes::from_static(b"b")).expect("serving");
+    let info = PeerMessage::FollowerInfo {
+        accepted_epoch: 0,
+        last_zxid: Zxid::ZERO,
+        learner_type: LearnerType::Participant,
+    };
+    leader.handle_message(id(3), info);
+    let actions = leader
+        .handle_message(id(3), PeerMessage::AckEpoch { current_epoch: 0, last_zxid: Zxid::ZERO });
+    assert_eq!(
+        actions,
+        vec![
+            Action::SendSnapshot { to: id(3) },
+            send(
+                3,
+                PeerMessage::Proposal(Proposal { zxid: second, txn: Bytes::from_static(b"b") })
+            ),
+            send(3, PeerMessage::NewLeader { epoch: 2, zxid: second }),
+        ]
+    );
+}
+
+#[test]
+fn a_late_joiner_gets_outstanding_proposals_uncommitted_and_its_ack_counts() {
+    let mut leader = serving_leader(config(1, &[1, 2, 3], &[]));
+    let (zxid_a, _) = leader.propose(Bytes::from_static(b"a")).expect("serving");
+    leader.on_append_done(zxid_a);
+    let info = PeerMessage::FollowerInfo {
+        accepted_epoch: 1,
+        last_zxid: zxid(1, 3),
+        learner_type: LearnerType::Participant,
+    };
+    assert_eq!(
+        leader.handle_message(id(3), info),
+        vec![send(3, PeerMessage::LeaderInfo { new_epoch: 2 })]
+    );
+    let actions = leader
+        .handle_message(id(3), PeerMessage::AckEpoch { current_epoch: 1, last_zxid: zxid(1, 3) });
+    let a = Proposal { zxid: zxid_a, txn: Bytes::from_static(b"a") };
+    assert_eq!(
+        actions,
+        vec![
+            send(3, PeerMessage::Diff { last_zxid: zxid_a }),
+            send(3, PeerMessage::Proposal(a.clone())),
+            send(3, PeerMessage::NewLeader { epoch: 2, zxid: zxid_a }),
+        ]
+    );
+    let actions = leader.handle_message(id(3), PeerMessage::Ack { zxid: zxid_a });
+    assert_eq!(
+        actions,
+        vec![
+            send(3, PeerMessage::UpToDate),
+            send(2, PeerMessage::Commit { zxid: zxid_a }),
+            send(3, PeerMessage::Commit { zxid: zxid_a }),
+            Action::Apply(vec![a]),
+        ]
+    );
+}
+
+#[test]
+fn the_leader_is_established_only_by_a_quorum_of_voter_newleader_acks() {
+    let mut leader = Peer::new(config(1, &[1, 2, 3, 4, 5], &[6]), recovered(1, 1, &[(1, 1)]));
+    leader.start_as(PeerState::Leading, id(1));
+    for learner in [2, 3, 6] {
+        let learner_type =
+            if learner == 6 { LearnerType::Observer } else { LearnerType::Participant };
+        let info =
+            PeerMessage::FollowerInfo { accepted_epoch: 1, last_zxid: zxid(1, 1), learner_type };
+        leader.handle_message(id(learner), info);
+    }
+    for learner in [2, 3, 6] {
+        leader.handle_message(
+            id(learner),
+            PeerMessage::AckEpoch { current_epoch: 1, last_zxid: zxid(1, 1) },
+        );
+    }
+    assert_eq!(leader.handle_message(id(6), PeerMessage::Ack { zxid: zxid(1, 1) }), vec![]);
+    assert_eq!(leader.handle_message(id(2), PeerMessage::Ack { zxid: zxid(1, 1) }), vec![]);
+    assert_eq!(leader.role(), Role::Leading { epoch: 2, serving: false });
+    assert_eq!(leader.propose(Bytes::new()), Err(crate::ProposeError::NotLeader));
+    let actions = leader.handle_message(id(3), PeerMessage::Ack { zxid: zxid(1, 1) });
+    assert_eq!(
+        actions,
+        vec![
+            send(2, PeerMessage::UpToDate),
+            send(3, PeerMessage::UpToDate),
+            send(6, PeerMessage::UpToDate),
+            Action::RoleChanged(Role::Leading { epoch: 2, serving: true }),
+        ]
+    );
+    assert_eq!(leader.last_committed(), zxid(1, 1));
+    assert_eq!(leader.next_zxid(), Some(zxid(2, 1)));
+}
+
+/// Follower 2 of {1,2,3} with `log`, past LeaderInfo{epoch 3}.
+fn syncing_follower(log: &[(u32, u32)]) -> Peer {
+    let mut follower = Peer::new(config(2, &[1, 2, 3], &[]), recovered(2, 2, log));
+    follower.start_as(PeerState::Following, id(1));
+    follower.handle_message(id(1), PeerMessage::LeaderInfo { new_epoch: 3 });
+    follower
+}
+
+#[test]
+fn a_follower_applies_a_diff_and_acks_newleader_once_durable() {
+    let mut follower = syncing_follower(&[(1, 1)]);
+    assert_eq!(follower.handle_message(id(1), PeerMessage::Diff { last_zxid: zxid(2, 1) }), vec![]);
+    assert_eq!(
+        follower.handle_message(id(1), PeerMessage::Proposal(proposal(2, 1))),
+        vec![Action::Append(vec![proposal(2, 1)])]
+    );
+    assert_eq!(
+        follower.handle_message(id(1), PeerMessage::Commit { zxid: zxid(2, 1) }),
+        vec![Action::Apply(vec![proposal(2, 1)])]
+    );
+    assert_eq!(
+        follower.handle_message(id(1), PeerMessage::NewLeader { epoch: 3, zxid: zxid(2, 1) }),
+        vec![Action::PersistEpochs(Epochs { accepted: 3, current: 3 })]
+    );
+    assert_eq!(
+        follower.on_append_done(zxid(2, 1)),
+        vec![send(1, PeerMessage::Ack { zxid: zxid(2, 1) })]
+    );
+    assert_eq!(
+        follower.handle_message(id(1), PeerMessage::UpToDate),
+        vec![Action::RoleChanged(Role::Following { leader: id(1), epoch: 3, serving: true })]
+    );
+}
+
+#[test]
+fn a_follower_truncates_on_trunc_and_acks_at_once_when_nothing_is_pending() {
+    let mut follower = syncing_follower(&[(1, 1), (1, 2), (2, 1)]);
+    assert_eq!(
+        follower.handle_message(id(1), PeerMessage::Trunc { zxid: zxid(1, 2) }),
+        vec![Action::Truncate { zxid: zxid(1, 2) }]
+    );
+    assert_eq!(follower.last_logged(), zxid(1, 2));
+    assert_eq!(
+        follower.handle_message(id(1), PeerMessage::NewLeader { epoch: 3, zxid: zxid(1, 2) }),
+        vec![
+            Action::PersistEpochs(Epochs { accepted: 3, current: 3 }),
+            send(1, PeerMessage::Ack { zxid: zxid(1, 2) }),
+        ]
+    );
+}
+
+#[test]
+fn a_follower_installs_a_snapshot() {
+    let mut follower = syncing_follower(&[(1, 1)]);
+    let snapshot = Bytes::from_static(b"state");
+    assert_eq!(
+        follower.handle_message(
+            id(1),
+            PeerMessage::Snap { zxid: zxid(2, 4), snapshot: snapshot.clone() }
+        ),
+        vec![Action::InstallSnapshot { zxid: zxid(2, 4), snapshot }]
+    );
+    assert_eq!(follower.last_logged(), zxid(2, 4));
+    assert_eq!(follower.last_committed(), zxid(2, 4));
+}
+
+#[test]
+fn duplicate_sync_openers_are_ignored() {
+    let mut follower = syncing_follower(&[(1, 1), (1, 2)]);
+    follower.handle_message(id(1), PeerMessage::Diff { last_zxid: zxid(1, 2) });
+    assert_eq!(follower.handle_message(id(1), PeerMessage::Trunc { zxid: zxid(1, 1) }), vec![]);
+    assert_eq!(follower.last_logged(), zxid(1, 2));
+}
+
+#[test]
+fn newleader_without_a_sync_or_after_a_lost_proposal_returns_to_election() {
+    let mut follower = syncing_follower(&[(1, 1)]);
+    let actions =
+        follower.handle_message(id(1), PeerMessage::NewLeader { epoch: 3, zxid: zxid(1, 1) });
+    assert!(starts_looking(&actions), "{actions:?}");
+
+    let mut follower = syncing_follower(&[(1, 1)]);
+    follower.handle_message(id(1), PeerMessage::Diff { last_zxid: zxid(1, 3) });
+    follower.handle_message(id(1), PeerMessage::Proposal(proposal(1, 2)));
+    // The Proposal for (1,3) was lost on the way.
+    let actions =
+        follower.handle_message(id(1), PeerMessage::NewLeader { epoch: 3, zxid: zxid(1, 3) });
+    assert!(starts_looking(&actions), "{actions:?}");
+}
+
+#[test]
+fn newleader_of_a_stale_epoch_is_ignored() {
+    let mut follower = syncing_follower(&[(1, 1)]);
+    follower.handle_message(id(1), PeerMessage::Diff { last_zxid: zxid(1, 1) });
+    assert_eq!(
+        follower.handle_message(id(1), PeerMessage::NewLeader { epoch: 2, zxid: zxid(1, 1) }),
+        vec![]
+    );
+    assert_eq!(follower.epochs(), Epochs { accepted: 3, current: 2 });
+}
+
+#[test]
+fn a_late_learner_with_a_longer_log_is_truncated_not_refused() {
+    let mut leader = serving_leader(config(1, &[1, 2, 3], &[]));
+    let info = PeerMessage::FollowerInfo {
+        accepted_epoch: 1,
+        last_zxid: zxid(1, 5),
+        learner_type: LearnerType::Participant,
+    };
+    leader.handle_message(id(3), info);
+    let actions = leader
+        .handle_message(id(3), PeerMessage::AckEpoch { current_epoch: 1, last_zxid: zxid(1, 5) });
+    assert_eq!(
+        actions,
+        vec![
+            send(3, PeerMessage::Trunc { zxid: zxid(1, 3) }),
+            send(3, PeerMessage::NewLeader { epoch: 2, zxid: zxid(1, 3) }),
+        ]
+    );
+    assert_eq!(leader.role(), Role::Leading { epoch: 2, serving: true });
+}
+
+#[test]
+fn a_duplicate_newleader_is_ignored() {
+    let mut follower = syncing_follower(&[(1, 1)]);
+    follower.handle_message(id(1), PeerMessage::Diff { last_zxid: zxid(1, 1) });
+    let newleader = PeerMessage::NewLeader { epoch: 3, zxid: zxid(1, 1) };
+    assert_eq!(follower.handle_message(id(1), newleader.clone()).len(), 2);
+    assert_eq!(follower.handle_message(id(1), newleader), vec![]);
+    assert!(matches!(follower.role(), Role::Following { epoch: 3, .. }));
+}
