@@ -5,7 +5,9 @@ use broadcast::ServerId;
 
 use crate::config::EnsembleConfig;
 use crate::ensemble::{PeerFrame, PeerLink};
-use crate::peer_transport::{PeerSendError, PeerTransport, PeerTransportError, PeerTransportSettings};
+use crate::peer_transport::{
+    PeerSendError, PeerTransport, PeerTransportError, PeerTransportSettings,
+};
 use crate::processor::PeerInbound;
 
 impl PeerLink for PeerTransport<PeerFrame> {
@@ -13,7 +15,9 @@ impl PeerLink for PeerTransport<PeerFrame> {
         match PeerTransport::send(self, to.0, frame) {
             Ok(()) => {}
             // The consensus core recovers from a lost frame (a resync).
-            Err(error @ PeerSendError::QueueFull { .. }) => tracing::debug!(%error, "peer frame dropped"),
+            Err(error @ PeerSendError::QueueFull { .. }) => {
+                tracing::debug!(%error, "peer frame dropped")
+            }
             Err(error) => tracing::warn!(%error, "peer frame not sent"),
         }
     }

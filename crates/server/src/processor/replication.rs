@@ -42,10 +42,6 @@ use crate::messages::{ConnectionId, Outbound};
 use crate::recovery;
 use crate::{Mode, NodeStatus};
 
-/// Requests one connection may queue behind its in-flight writes; beyond it
-/// the connection is closed (its outstanding-request permits bound it first).
-pub const BLOCKED_REQUESTS_PER_CONNECTION_MAX: usize = 10_000;
-
 /// Who on this member waits for the outcome of a write, a sync or a session change.
 pub(super) enum Waiter {
     Write {
@@ -84,7 +80,8 @@ impl Waiter {
     }
 }
 
-/// A request held back so it cannot overtake an earlier write of its connection.
+/// A request held back so it cannot overtake an earlier write of its
+/// connection; it holds its outstanding-request permit while it waits.
 pub(super) struct Blocked {
     pub xid: i32,
     pub request: Request,
@@ -202,28 +199,24 @@ impl Processor {
     }
 
     /// Per-connection FIFO in ensemble mode: a request that must not overtake
-    /// an earlier in-flight write of its connection is queued (`Ok`); any
-    /// other comes back to be run now (`Err`).
+    /// an earlier in-flight write of its connection is queued (`None`); any
+    /// other comes back to be run now.
     pub(super) fn hold_back(
         &mut self,
         connection: ConnectionId,
-        xid: i32,
-        request: Request,
-        permit: OwnedSemaphorePermit,
-    ) -> Result<(), (i32, Request, OwnedSemaphorePermit)> {
+        request: Blocked,
+    ) -> Option<Blocked> {
         let replica = self.replica();
         let in_flight = replica.in_flight.get(&connection).copied().unwrap_or(0);
         let queue = replica.blocked.entry(connection).or_default();
-        let must_wait = !queue.is_empty() || (in_flight > 0 && !is_ordered(&request));
+        let must_wait = !queue.is_empty() || (in_flight > 0 && !is_ordered(&request.request));
         if !must_wait {
-            return Err((xid, request, permit));
+            return Some(request);
         }
-        if queue.len() >= BLOCKED_REQUESTS_PER_CONNECTION_MAX {
-            self.close_connection(connection, "too many requests queued behind writes");
-            return Ok(());
-        }
-        queue.push_back(Blocked { xid, request, permit });
-        Ok(())
+        // Bounded: each queued request holds one of its connection's
+        // outstanding-request permits.
+        queue.push_back(request);
+        None
     }
 
     /// One write of `connection` is answered: run what waited behind it.

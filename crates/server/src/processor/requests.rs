@@ -43,9 +43,9 @@ impl Processor {
         }
         if self.replica.is_some() {
             self.note_touch(session);
-            match self.hold_back(connection, xid, request, permit) {
-                Ok(()) => {}
-                Err((xid, request, permit)) => self.dispatch(connection, xid, request, permit),
+            let request = super::replication::Blocked { xid, request, permit };
+            if let Some(runnable) = self.hold_back(connection, request) {
+                self.dispatch(connection, runnable.xid, runnable.request, runnable.permit);
             }
         } else {
             self.dispatch(connection, xid, request, permit);
