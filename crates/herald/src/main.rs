@@ -1,9 +1,13 @@
 //! `herald`: one binary, the role picked by the subcommand.
 //!
 //! - `herald dev`: a standalone node on 127.0.0.1:2181 with data in ./herald-data.
+//! - `herald server`: one member of an ensemble (or a standalone node).
+//! - `herald cluster`: an ensemble of `herald server` processes on loopback.
 //! - `herald bench`: a ZooKeeper-protocol load generator (Herald or Apache ZooKeeper).
 
 mod bench;
+mod cluster;
+mod member;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -24,6 +28,10 @@ enum Command {
     /// Run a standalone node for development: ZooKeeper protocol on 127.0.0.1:2181,
     /// data under ./herald-data.
     Dev(DevArgs),
+    /// Run one member of an ensemble (`--member` for each), or a standalone node.
+    Server(member::ServerArgs),
+    /// Run an ensemble of `herald server` processes on loopback until ctrl-c.
+    Cluster(cluster::ClusterArgs),
     /// Drive a ZooKeeper-compatible server with a workload and report throughput and latency.
     Bench(bench::BenchArgs),
 }
@@ -58,6 +66,8 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         Command::Dev(args) => runtime.block_on(dev(args)),
+        Command::Server(args) => runtime.block_on(member::run(args)),
+        Command::Cluster(args) => runtime.block_on(cluster::up(args)),
         Command::Bench(args) => runtime.block_on(bench::run(args)),
     }
 }
@@ -85,7 +95,7 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
 }
 
 /// Resolves on SIGTERM or ctrl-c.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     #[cfg(unix)]
     {
         let mut terminate =

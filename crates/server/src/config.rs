@@ -77,7 +77,28 @@ pub struct EnsembleConfig {
     /// When set, peers prove they know it before any message is accepted.
     pub secret: Option<String>,
     pub peer_tick_ms: u64,
+    /// Txns a leader keeps in memory to catch a member up one by one (DIFF);
+    /// a member further behind gets a snapshot (SNAP).
+    pub sync_diff_txns_max: usize,
 }
+
+impl EnsembleConfig {
+    /// Member `me` of `members`, peers accepted on `peer_listen`, defaults
+    /// for the rest (construct with this so new fields do not break callers).
+    pub fn new(me: u64, members: Vec<EnsembleMember>, peer_listen: SocketAddr) -> EnsembleConfig {
+        EnsembleConfig {
+            me,
+            members,
+            peer_listen,
+            secret: None,
+            peer_tick_ms: PEER_TICK_MS_DEFAULT,
+            sync_diff_txns_max: SYNC_DIFF_TXNS_MAX_DEFAULT,
+        }
+    }
+}
+
+/// Default of [`EnsembleConfig::sync_diff_txns_max`].
+pub const SYNC_DIFF_TXNS_MAX_DEFAULT: usize = broadcast::COMMITTED_LOG_MAX_DEFAULT;
 
 impl ServerConfig {
     /// Defaults for a node listening on `client_listen` with data under `data_dir`.

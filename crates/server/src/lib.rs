@@ -54,11 +54,24 @@ pub enum Mode {
     Observer,
 }
 
+/// How a member last caught up with a leader (ZAB's synchronization modes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncKind {
+    /// Missing txns sent one by one (or none were missing).
+    Diff,
+    /// Txns the leader never committed were cut from the log first.
+    Trunc,
+    /// The whole state replaced by the leader's snapshot.
+    Snap,
+}
+
 /// A member's mode and whether it serves clients right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NodeStatus {
     pub mode: Mode,
     pub serving: bool,
+    /// How this member last synced with a leader (`None` if it never followed).
+    pub last_sync: Option<SyncKind>,
 }
 
 /// The replication core of an ensemble member, and its link to the others.
@@ -124,6 +137,7 @@ impl RunningServer {
         let (status_sender, status) = watch::channel(NodeStatus {
             mode: if config.ensemble.is_some() { Mode::Looking } else { Mode::Standalone },
             serving: config.ensemble.is_none(),
+            last_sync: None,
         });
         let (replica, peer_inbound) = match &config.ensemble {
             None => (None, None),

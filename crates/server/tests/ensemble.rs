@@ -6,7 +6,9 @@ mod common;
 use std::time::Duration;
 
 use common::{eventually, within};
-use server::config::{EnsembleConfig, EnsembleMember, PEER_TICK_MS_DEFAULT, ServerRole};
+use server::config::{
+    EnsembleConfig, EnsembleMember, PEER_TICK_MS_DEFAULT, SYNC_DIFF_TXNS_MAX_DEFAULT, ServerRole,
+};
 use server::{Mode, RunningServer, ServerConfig};
 use tempfile::TempDir;
 use zookeeper_client::{Acls, Client, CreateMode, CreateOptions, Error};
@@ -54,6 +56,7 @@ impl Ensemble {
                 peer_listen: format!("127.0.0.1:{port}").parse().unwrap(),
                 secret: Some("ensemble test secret".into()),
                 peer_tick_ms: PEER_TICK_MS_DEFAULT,
+                sync_diff_txns_max: SYNC_DIFF_TXNS_MAX_DEFAULT,
             });
             configs.push(config);
             data.push(directory);

@@ -59,7 +59,9 @@ pub fn peer_config(ensemble: &EnsembleConfig) -> Result<PeerConfig, EnsembleConf
         notification_timeout_ticks_max: NOTIFICATION_TIMEOUT_TICKS_MAX,
     };
     election.validate().map_err(|error| EnsembleConfigError::Election(error.to_string()))?;
-    Ok(PeerConfig::new(election))
+    let mut config = PeerConfig::new(election);
+    config.committed_log_max = ensemble.sync_diff_txns_max;
+    Ok(config)
 }
 
 #[cfg(test)]
@@ -82,6 +84,7 @@ mod tests {
             peer_listen: "127.0.0.1:0".parse().unwrap(),
             secret: None,
             peer_tick_ms: 10,
+            sync_diff_txns_max: 100,
         }
     }
 

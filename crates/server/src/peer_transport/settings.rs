@@ -180,6 +180,7 @@ mod tests {
             peer_listen: "0.0.0.0:2888".parse().unwrap(),
             secret: Some("s3cret".to_owned()),
             peer_tick_ms: PEER_TICK_MS_DEFAULT,
+            sync_diff_txns_max: crate::config::SYNC_DIFF_TXNS_MAX_DEFAULT,
         };
         let settings = PeerTransportSettings::from_ensemble(&ensemble);
         assert_eq!(settings.me, 2);

@@ -40,7 +40,7 @@ use crate::ensemble::epochs::EpochsFile;
 use crate::ensemble::{ForwardedOp, PeerFrame, PeerLink, Refusal};
 use crate::messages::{ConnectionId, Outbound};
 use crate::recovery;
-use crate::{Mode, NodeStatus};
+use crate::{Mode, NodeStatus, SyncKind};
 
 /// Who on this member waits for the outcome of a write, a sync or a session change.
 pub(super) enum Waiter {
@@ -117,6 +117,9 @@ pub(crate) struct Replica {
     pub(super) blocked: HashMap<ConnectionId, VecDeque<Blocked>>,
     data_dir: PathBuf,
     status: watch::Sender<NodeStatus>,
+    /// How the storage was changed since the member last left its role.
+    sync_since_looking: SyncKind,
+    last_sync: Option<SyncKind>,
 }
 
 impl Replica {
@@ -146,6 +149,8 @@ impl Replica {
             blocked: HashMap::new(),
             data_dir,
             status,
+            sync_since_looking: SyncKind::Diff,
+            last_sync: None,
         }
     }
 
@@ -694,7 +699,15 @@ impl Processor {
             Role::Following { serving, .. } => (Mode::Follower, serving),
             Role::Observing { serving, .. } => (Mode::Observer, serving),
         };
-        let _ = self.replica().status.send(NodeStatus { mode, serving });
+        let replica = self.replica();
+        if serving && matches!(mode, Mode::Follower | Mode::Observer) {
+            replica.last_sync = Some(replica.sync_since_looking);
+        }
+        if mode == Mode::Looking {
+            replica.sync_since_looking = SyncKind::Diff;
+        }
+        let last_sync = replica.last_sync;
+        let _ = replica.status.send(NodeStatus { mode, serving, last_sync });
         match role {
             Role::Looking => {
                 self.drop_clients();
@@ -786,6 +799,11 @@ impl Processor {
             Ok((log, snapshots))
         })?;
         let (tree, replayed) = rebuilt.expect("rebuild ran");
+        self.replica().sync_since_looking = match change {
+            Rebuild::Snapshot(..) => SyncKind::Snap,
+            Rebuild::Truncate(_) if self.replica().sync_since_looking == SyncKind::Snap => SyncKind::Snap,
+            Rebuild::Truncate(_) => SyncKind::Trunc,
+        };
         tracing::info!(last_zxid = %tree.last_zxid(), "storage rebuilt for the new leader's history");
         self.tree = tree;
         self.txns_since_snapshot = replayed;
