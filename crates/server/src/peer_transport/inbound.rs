@@ -21,6 +21,7 @@ use super::handshake::{
     decode_hello_head, encode_greeting, verify_hello,
 };
 use super::settings::PeerTransportSettings;
+use super::stats::TransportStats;
 
 /// Which connection currently speaks for each peer id.
 #[derive(Debug, Default)]
@@ -70,6 +71,7 @@ pub struct Acceptor<M> {
     delivered: mpsc::Sender<(u64, M)>,
     registry: Arc<InboundRegistry>,
     pending_handshakes: Arc<Semaphore>,
+    stats: Arc<TransportStats>,
 }
 
 /// Lets the transport list the peers with a live inbound connection.
@@ -86,11 +88,12 @@ impl<M: DeserializeOwned + Send + 'static> Acceptor<M> {
     pub fn new(
         settings: Arc<PeerTransportSettings>,
         delivered: mpsc::Sender<(u64, M)>,
+        stats: Arc<TransportStats>,
     ) -> (Self, InboundPeers) {
         let registry = Arc::new(InboundRegistry::default());
         let pending_handshakes = Arc::new(Semaphore::new(settings.pending_handshakes_max));
         let acceptor =
-            Acceptor { settings, delivered, registry: registry.clone(), pending_handshakes };
+            Acceptor { settings, delivered, registry: registry.clone(), pending_handshakes, stats };
         (acceptor, InboundPeers(registry))
     }
 
@@ -123,6 +126,7 @@ impl<M: DeserializeOwned + Send + 'static> Acceptor<M> {
                     pending_handshakes_max = this.settings.pending_handshakes_max,
                     "peer connection refused: too many pending handshakes"
                 );
+                this.stats.count_handshake_refused();
                 continue;
             };
             connections.spawn(this.clone().serve(stream, remote, permit));
@@ -141,10 +145,12 @@ impl<M: DeserializeOwned + Send + 'static> Acceptor<M> {
             Ok(Ok(peer)) => peer,
             Ok(Err(error)) => {
                 tracing::warn!(%remote, %error, "peer handshake refused");
+                self.stats.count_handshake_refused();
                 return;
             }
             Err(_) => {
                 tracing::warn!(%remote, "peer handshake timed out");
+                self.stats.count_handshake_refused();
                 return;
             }
         };
