@@ -23,6 +23,10 @@ use super::handshake::{
 use super::settings::PeerTransportSettings;
 use super::stats::TransportStats;
 
+/// Pause after a failed `accept` (e.g. out of file descriptors) so the
+/// loop does not spin while the condition lasts.
+pub const ACCEPT_ERROR_PAUSE_MS: u64 = 100;
+
 /// Which connection currently speaks for each peer id.
 #[derive(Debug, Default)]
 struct InboundRegistry {
@@ -116,7 +120,9 @@ impl<M: DeserializeOwned + Send + 'static> Acceptor<M> {
             let (stream, remote) = match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
+                    // Usually out of file descriptors: pause rather than spin.
                     tracing::warn!(%error, "peer accept failed");
+                    tokio::time::sleep(Duration::from_millis(ACCEPT_ERROR_PAUSE_MS)).await;
                     continue;
                 }
             };

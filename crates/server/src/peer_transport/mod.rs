@@ -7,9 +7,9 @@
 //! was in flight; the consensus core tolerates loss and resyncs, so the
 //! transport never retransmits and `send` never waits.
 //!
-//! - [`settings`]: identities, addresses and every limit, with defaults.
+//! - `settings`: identities, addresses and every limit, with defaults.
 //! - [`handshake`]: greeting/hello wire format and the HMAC proof (no I/O).
-//! - [`frame`]: length-prefixed postcard frames.
+//! - `frame`: length-prefixed postcard frames.
 //! - `backoff`: reconnect delays as plain arithmetic.
 //! - `outbound`: one writer task per peer (dial, handshake, write, redial).
 //! - `inbound`: the accept loop and one reader task per peer connection.
@@ -17,11 +17,11 @@
 
 mod backoff;
 mod error;
-pub mod frame;
+mod frame;
 pub mod handshake;
 mod inbound;
 mod outbound;
-pub mod settings;
+mod settings;
 mod stats;
 
 use std::collections::BTreeMap;
