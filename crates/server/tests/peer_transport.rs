@@ -560,3 +560,18 @@ async fn overflow_on_a_live_connection_loses_only_a_suffix_before_the_break() {
     node_1.shutdown().await;
     node_2.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_addresses_are_resolved_by_name() {
+    let mut listeners = reserve_listeners(2).await;
+    let mut members = members_of(&listeners);
+    let port_2 = listeners[1].local_addr().unwrap().port();
+    members.insert(2, format!("localhost:{port_2}"));
+    let (node_2, mut inbox_2) = start(settings_for(2, &members), listeners.pop().unwrap());
+    let (node_1, _inbox_1) = start(settings_for(1, &members), listeners.pop().unwrap());
+
+    node_1.send(2, TestMessage::Sequence { from: 1, number: 1 }).unwrap();
+    assert_eq!(receive(&mut inbox_2).await, (1, TestMessage::Sequence { from: 1, number: 1 }));
+    node_1.shutdown().await;
+    node_2.shutdown().await;
+}
