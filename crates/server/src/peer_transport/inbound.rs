@@ -21,6 +21,11 @@ use super::handshake::{
     decode_hello_head, encode_greeting, verify_hello,
 };
 use super::settings::PeerTransportSettings;
+use super::stats::TransportStats;
+
+/// Pause after a failed `accept` (e.g. out of file descriptors) so the
+/// loop does not spin while the condition lasts.
+pub const ACCEPT_ERROR_PAUSE_MS: u64 = 100;
 
 /// Which connection currently speaks for each peer id.
 #[derive(Debug, Default)]
@@ -70,6 +75,7 @@ pub struct Acceptor<M> {
     delivered: mpsc::Sender<(u64, M)>,
     registry: Arc<InboundRegistry>,
     pending_handshakes: Arc<Semaphore>,
+    stats: Arc<TransportStats>,
 }
 
 /// Lets the transport list the peers with a live inbound connection.
@@ -86,11 +92,12 @@ impl<M: DeserializeOwned + Send + 'static> Acceptor<M> {
     pub fn new(
         settings: Arc<PeerTransportSettings>,
         delivered: mpsc::Sender<(u64, M)>,
+        stats: Arc<TransportStats>,
     ) -> (Self, InboundPeers) {
         let registry = Arc::new(InboundRegistry::default());
         let pending_handshakes = Arc::new(Semaphore::new(settings.pending_handshakes_max));
         let acceptor =
-            Acceptor { settings, delivered, registry: registry.clone(), pending_handshakes };
+            Acceptor { settings, delivered, registry: registry.clone(), pending_handshakes, stats };
         (acceptor, InboundPeers(registry))
     }
 
@@ -113,7 +120,9 @@ impl<M: DeserializeOwned + Send + 'static> Acceptor<M> {
             let (stream, remote) = match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
+                    // Usually out of file descriptors: pause rather than spin.
                     tracing::warn!(%error, "peer accept failed");
+                    tokio::time::sleep(Duration::from_millis(ACCEPT_ERROR_PAUSE_MS)).await;
                     continue;
                 }
             };
@@ -123,6 +132,7 @@ impl<M: DeserializeOwned + Send + 'static> Acceptor<M> {
                     pending_handshakes_max = this.settings.pending_handshakes_max,
                     "peer connection refused: too many pending handshakes"
                 );
+                this.stats.count_handshake_refused();
                 continue;
             };
             connections.spawn(this.clone().serve(stream, remote, permit));
@@ -141,10 +151,12 @@ impl<M: DeserializeOwned + Send + 'static> Acceptor<M> {
             Ok(Ok(peer)) => peer,
             Ok(Err(error)) => {
                 tracing::warn!(%remote, %error, "peer handshake refused");
+                self.stats.count_handshake_refused();
                 return;
             }
             Err(_) => {
                 tracing::warn!(%remote, "peer handshake timed out");
+                self.stats.count_handshake_refused();
                 return;
             }
         };

@@ -7,9 +7,9 @@
 //! was in flight; the consensus core tolerates loss and resyncs, so the
 //! transport never retransmits and `send` never waits.
 //!
-//! - [`settings`]: identities, addresses and every limit, with defaults.
+//! - `settings`: identities, addresses and every limit, with defaults.
 //! - [`handshake`]: greeting/hello wire format and the HMAC proof (no I/O).
-//! - [`frame`]: length-prefixed postcard frames.
+//! - `frame`: length-prefixed postcard frames.
 //! - `backoff`: reconnect delays as plain arithmetic.
 //! - `outbound`: one writer task per peer (dial, handshake, write, redial).
 //! - `inbound`: the accept loop and one reader task per peer connection.
@@ -17,11 +17,11 @@
 
 mod backoff;
 mod error;
-pub mod frame;
+mod frame;
 pub mod handshake;
 mod inbound;
 mod outbound;
-pub mod settings;
+mod settings;
 mod stats;
 
 use std::collections::BTreeMap;
@@ -47,6 +47,10 @@ use inbound::{Acceptor, InboundPeers};
 use outbound::{PeerLink, Writer};
 use stats::TransportStats;
 
+/// Messages from peers, in arrival order, as `(sender id, message)`. The
+/// sender id is the one the handshake authenticated.
+pub type PeerInbox<M> = mpsc::Receiver<(u64, M)>;
+
 /// The sending half of one peer: its queue and the state its writer shares.
 struct OutboundPeer<M> {
     queue: mpsc::Sender<M>,
@@ -69,15 +73,26 @@ impl<M> PeerTransport<M>
 where
     M: Serialize + DeserializeOwned + Send + 'static,
 {
-    /// Binds the peer port, starts accepting, and starts dialling every
+    /// Binds `settings.listen`, starts accepting, and starts dialling every
     /// other member. Must run inside a tokio runtime.
     pub async fn start(
         settings: PeerTransportSettings,
-    ) -> Result<(PeerTransport<M>, mpsc::Receiver<(u64, M)>), PeerTransportError> {
+    ) -> Result<(PeerTransport<M>, PeerInbox<M>), PeerTransportError> {
         settings.validate()?;
         let listener = TcpListener::bind(settings.listen)
             .await
             .map_err(|source| PeerTransportError::Bind { address: settings.listen, source })?;
+        Self::start_with_listener(settings, listener)
+    }
+
+    /// Like [`PeerTransport::start`] on a socket bound beforehand (so every
+    /// member's port can be known before any node starts); `settings.listen`
+    /// is not used.
+    pub fn start_with_listener(
+        settings: PeerTransportSettings,
+        listener: TcpListener,
+    ) -> Result<(PeerTransport<M>, PeerInbox<M>), PeerTransportError> {
+        settings.validate()?;
         let local_addr = listener
             .local_addr()
             .map_err(|source| PeerTransportError::Bind { address: settings.listen, source })?;
@@ -86,7 +101,7 @@ where
         let (delivered, received) = mpsc::channel(settings.inbound_queue_depth);
         let (shutdown, shutdown_receiver) = watch::channel(false);
 
-        let (acceptor, inbound) = Acceptor::new(settings.clone(), delivered);
+        let (acceptor, inbound) = Acceptor::new(settings.clone(), delivered, stats.clone());
         let mut tasks = vec![tokio::spawn(acceptor.run(listener, shutdown_receiver))];
         let mut peers = BTreeMap::new();
         for (&peer, address) in settings.members.iter().filter(|(id, _)| **id != settings.me) {
@@ -146,7 +161,7 @@ impl<M> PeerTransport<M> {
         self.inbound.peers()
     }
 
-    /// Loss counters since start.
+    /// Loss and refusal counters since start.
     pub fn stats(&self) -> PeerTransportStats {
         self.stats.snapshot()
     }

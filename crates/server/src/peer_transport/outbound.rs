@@ -87,6 +87,7 @@ impl Writer {
             self.settings.reconnect_backoff_min_ms,
             self.settings.reconnect_backoff_max_ms,
         );
+        let mut failed_dials = 0u64;
         loop {
             let dialled = tokio::select! {
                 _ = self.link.reset.notified() => {
@@ -98,6 +99,7 @@ impl Writer {
             match dialled {
                 Ok(stream) => {
                     backoff.reset();
+                    failed_dials = 0;
                     self.link.connected.store(true, Ordering::SeqCst);
                     tracing::info!(peer = self.peer, address = %self.address, "connected to peer");
                     let ending = self.write_until_ended(stream, &mut queue).await;
@@ -122,7 +124,14 @@ impl Writer {
                     }
                 }
                 Err(error) => {
-                    tracing::debug!(peer = self.peer, address = %self.address, %error, "cannot reach peer");
+                    // Loud once, then quiet: a peer that is down for long
+                    // must not flood the log at every retry.
+                    if failed_dials == 0 {
+                        tracing::warn!(peer = self.peer, address = %self.address, %error, "cannot reach peer; retrying");
+                    } else {
+                        tracing::debug!(peer = self.peer, address = %self.address, %error, failed_dials, "cannot reach peer");
+                    }
+                    failed_dials += 1;
                 }
             }
             let delay = Duration::from_millis(backoff.next_delay_ms(rand::random::<f64>()));

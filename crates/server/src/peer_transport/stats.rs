@@ -8,6 +8,7 @@ pub struct TransportStats {
     discarded_on_reset: AtomicU64,
     unsendable: AtomicU64,
     resets: AtomicU64,
+    handshakes_refused: AtomicU64,
 }
 
 /// A point-in-time copy of the transport's loss counters.
@@ -22,6 +23,9 @@ pub struct PeerTransportStats {
     pub unsendable: u64,
     /// Connections (or pending dials) reset because a queue overflowed.
     pub resets: u64,
+    /// Inbound connections closed during the handshake: strangers, wrong
+    /// secrets, unknown ids, timeouts, or too many pending handshakes.
+    pub handshakes_refused: u64,
 }
 
 impl TransportStats {
@@ -38,12 +42,17 @@ impl TransportStats {
         self.unsendable.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub fn count_handshake_refused(&self) {
+        self.handshakes_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn snapshot(&self) -> PeerTransportStats {
         PeerTransportStats {
             dropped_on_full_queue: self.dropped_on_full_queue.load(Ordering::Relaxed),
             discarded_on_reset: self.discarded_on_reset.load(Ordering::Relaxed),
             unsendable: self.unsendable.load(Ordering::Relaxed),
             resets: self.resets.load(Ordering::Relaxed),
+            handshakes_refused: self.handshakes_refused.load(Ordering::Relaxed),
         }
     }
 }
