@@ -79,6 +79,11 @@ impl Learner {
         }
     }
 
+    /// The server this learner follows.
+    pub(crate) fn leader(&self) -> ServerId {
+        self.leader
+    }
+
     pub(crate) fn tick(&mut self, node: &mut Node, actions: &mut Vec<Action>) -> Flow {
         self.ticks += 1;
         self.ticks_silent += 1;

@@ -90,6 +90,22 @@ impl Peer {
         actions
     }
 
+    /// The driver's connection to `peer` broke (the peer closed it, or its
+    /// process died). A learner whose leader that was returns to election at
+    /// once, as a ZooKeeper follower does when its leader's socket fails,
+    /// instead of waiting out the sync limit; anything else is unaffected
+    /// (a leader counts its followers by what it hears within the limit).
+    pub fn on_peer_lost(&mut self, peer: ServerId) -> Vec<Action> {
+        let mut actions = Vec::new();
+        let flow = match &self.state {
+            RoleState::Learning(learner) if learner.leader() == peer => Flow::StepDown,
+            _ => Flow::Stay,
+        };
+        self.follow(flow, &mut actions);
+        self.report_role(&mut actions);
+        actions
+    }
+
     /// Everything appended up to and including `zxid` is durable.
     pub fn on_append_done(&mut self, zxid: Zxid) -> Vec<Action> {
         let mut actions = Vec::new();

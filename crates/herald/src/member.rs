@@ -40,9 +40,11 @@ pub struct ServerArgs {
 
 /// Parses `ID=HOST:PORT[:observer|:participant]`.
 pub fn parse_member(text: &str) -> anyhow::Result<EnsembleMember> {
-    let (id, address) =
-        text.split_once('=').with_context(|| format!("--member {text:?}: expected ID=HOST:PORT"))?;
-    let id: u64 = id.parse().with_context(|| format!("--member {text:?}: id {id:?} is not a number"))?;
+    let (id, address) = text
+        .split_once('=')
+        .with_context(|| format!("--member {text:?}: expected ID=HOST:PORT"))?;
+    let id: u64 =
+        id.parse().with_context(|| format!("--member {text:?}: id {id:?} is not a number"))?;
     let (peer_address, role) = match address.rsplit_once(':') {
         Some((rest, "observer")) => (rest, ServerRole::Observer),
         Some((rest, "participant")) => (rest, ServerRole::Participant),
@@ -60,7 +62,8 @@ pub fn config(args: &ServerArgs) -> anyhow::Result<ServerConfig> {
     if args.members.is_empty() {
         return Ok(config);
     }
-    let members = args.members.iter().map(|member| parse_member(member)).collect::<Result<Vec<_>, _>>()?;
+    let members =
+        args.members.iter().map(|member| parse_member(member)).collect::<Result<Vec<_>, _>>()?;
     let id = args.id.context("--id is required with --member")?;
     let mut ensemble = EnsembleConfig::new(id, members, args.peer_listen);
     ensemble.sync_diff_txns_max = args.sync_diff_txns_max;

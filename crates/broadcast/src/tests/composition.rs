@@ -87,3 +87,16 @@ fn stepping_down_fast_forwards_and_votes_with_the_whole_log() {
     assert_eq!(vote.vote.peer_epoch, 2);
     assert_eq!(vote.state, PeerState::Looking);
 }
+
+#[test]
+fn a_follower_that_loses_its_leaders_connection_looks_at_once() {
+    let mut follower = serving_follower(config(2, &[1, 2, 3], &[]));
+    // Losing another follower changes nothing.
+    assert_eq!(follower.on_peer_lost(id(3)), vec![]);
+    let actions = follower.on_peer_lost(id(1));
+    assert!(
+        actions.contains(&Action::RoleChanged(Role::Looking)),
+        "expected a return to election, got {actions:?}"
+    );
+    assert_eq!(follower.role(), Role::Looking);
+}

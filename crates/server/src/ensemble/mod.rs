@@ -23,4 +23,7 @@ pub trait PeerLink: Send {
     /// Never blocks: a frame that cannot be queued is dropped and the
     /// connection reset, which the replication core recovers from.
     fn send(&self, to: ServerId, frame: PeerFrame);
+
+    /// Whether frames sent to `peer` now can reach it (a connection is up).
+    fn is_connected(&self, peer: ServerId) -> bool;
 }

@@ -21,6 +21,10 @@ impl PeerLink for PeerTransport<PeerFrame> {
             Err(error) => tracing::warn!(%error, "peer frame not sent"),
         }
     }
+
+    fn is_connected(&self, peer: ServerId) -> bool {
+        self.connected_peers().contains(&peer.0)
+    }
 }
 
 pub async fn start(

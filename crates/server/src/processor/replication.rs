@@ -194,7 +194,19 @@ impl Processor {
 
     pub(super) fn peer_tick(&mut self) -> Result<(), String> {
         let actions = self.replica().peer.tick();
-        self.execute(actions)
+        self.execute(actions)?;
+        // A dead leader closes its connections; noticing that now rather
+        // than after the sync limit's silence is most of a fast failover.
+        let replica = self.replica();
+        if let Role::Following { leader, serving: true, .. }
+        | Role::Observing { leader, serving: true, .. } = replica.role
+            && !replica.link.is_connected(leader)
+        {
+            tracing::info!(%leader, "lost the connection to the leader");
+            let actions = replica.peer.on_peer_lost(leader);
+            self.execute(actions)?;
+        }
+        Ok(())
     }
 
     /// The log is durable through `zxid` (ensemble mode).
@@ -801,7 +813,9 @@ impl Processor {
         let (tree, replayed) = rebuilt.expect("rebuild ran");
         self.replica().sync_since_looking = match change {
             Rebuild::Snapshot(..) => SyncKind::Snap,
-            Rebuild::Truncate(_) if self.replica().sync_since_looking == SyncKind::Snap => SyncKind::Snap,
+            Rebuild::Truncate(_) if self.replica().sync_since_looking == SyncKind::Snap => {
+                SyncKind::Snap
+            }
             Rebuild::Truncate(_) => SyncKind::Trunc,
         };
         tracing::info!(last_zxid = %tree.last_zxid(), "storage rebuilt for the new leader's history");
