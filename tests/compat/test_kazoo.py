@@ -181,7 +181,10 @@ def test_one_shot_data_and_child_watches(zk, hosts, root):
     other.set(path, b"1")
     other.set(path, b"2")
     eventually(lambda: events, 10, "the data watch")
-    # A read after the event proves nothing else is in flight for this client.
+    # On an ensemble the two clients may talk to different members: the
+    # watcher's member may not have applied the second set yet. sync is
+    # ZooKeeper's way to read what another client wrote.
+    zk.sync(path)
     assert zk.get(path)[0] == b"2"
     assert [event.type for event in events] == [EventType.CHANGED]
 
