@@ -33,6 +33,12 @@ struct Ensemble {
 
 impl Ensemble {
     async fn start(size: usize) -> Ensemble {
+        Self::start_with_observers(size, 0).await
+    }
+
+    /// `voters` participants, then `observers` observers.
+    async fn start_with_observers(voters: usize, observers: usize) -> Ensemble {
+        let size = voters + observers;
         let peer_ports: Vec<u16> = (0..size).map(|_| free_port()).collect();
         let members: Vec<EnsembleMember> = peer_ports
             .iter()
@@ -41,7 +47,7 @@ impl Ensemble {
                 id: index as u64 + 1,
                 peer_address: format!("127.0.0.1:{port}"),
                 client_address: None,
-                role: ServerRole::Participant,
+                role: if index < voters { ServerRole::Participant } else { ServerRole::Observer },
             })
             .collect();
         let mut configs = Vec::new();
@@ -282,4 +288,46 @@ async fn a_lone_member_does_not_serve() {
         .connect(&ensemble.address(keep))
         .await;
     assert!(refused.is_err(), "a member without a quorum must not open sessions");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_members_keep_serving_without_two_of_them() {
+    let mut ensemble = Ensemble::start(5).await;
+    let leader = ensemble.leader();
+    let follower = ensemble.followers()[0];
+    let client = ensemble.client(ensemble.followers()[1]).await;
+    client.create("/five", b"", &persistent()).await.unwrap();
+    drop(client);
+    ensemble.stop(leader).await;
+    ensemble.stop(follower).await;
+    ensemble.wait_serving().await;
+    let survivor = ensemble.followers()[0];
+    let client = ensemble.client(survivor).await;
+    client.create("/five/after", b"", &persistent()).await.unwrap();
+    assert_eq!(client.get_children("/five").await.unwrap().0, vec!["after".to_string()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_observer_serves_and_forwards_but_never_counts_for_a_quorum() {
+    let mut ensemble = Ensemble::start_with_observers(3, 1).await;
+    let observer = 3;
+    assert_eq!(ensemble.members[observer].as_ref().unwrap().status().mode, Mode::Observer);
+    let through_observer = ensemble.client(observer).await;
+    through_observer.create("/observed", b"via observer", &persistent()).await.unwrap();
+    let leader_client = ensemble.client(ensemble.leader()).await;
+    leader_client.sync("/observed").await.unwrap();
+    assert_eq!(leader_client.get_data("/observed").await.unwrap().0, b"via observer");
+    drop((through_observer, leader_client));
+    // Two voters gone: the remaining voter and the observer are not a quorum.
+    let voters: Vec<usize> = (0..3).collect();
+    for index in voters.iter().take(2) {
+        ensemble.stop(*index).await;
+    }
+    let observer_member = ensemble.members[observer].as_ref().unwrap();
+    eventually(
+        "the observer stops serving without a quorum of voters",
+        ELECTION_DEADLINE,
+        || async { !observer_member.status().serving },
+    )
+    .await;
 }
