@@ -4,6 +4,8 @@
 
 pub mod health;
 pub mod leases;
+pub mod model;
+pub mod znodes;
 
 use std::time::Duration;
 
@@ -42,7 +44,10 @@ impl utoipa::Modify for BearerAuth {
 /// Every API route with its OpenAPI description.
 pub fn api_router(state: &AppState) -> OpenApiRouter<AppState> {
     let timeout = state.config().request_timeout;
-    let bounded = OpenApiRouter::new().merge(leases::router()).layer(timeout_layer(timeout));
+    let bounded = OpenApiRouter::new()
+        .merge(leases::router())
+        .merge(znodes::router())
+        .layer(timeout_layer(timeout));
     // Long-polls and streams bound themselves (`wait_ms` ≤ WAIT_MS_MAX, SSE until closed).
     let unbounded = OpenApiRouter::new();
     OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -54,4 +59,11 @@ pub fn api_router(state: &AppState) -> OpenApiRouter<AppState> {
 
 fn timeout_layer(timeout: Duration) -> TimeoutLayer {
     TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout)
+}
+
+/// axum spells a catch-all segment `{*path}`; OpenAPI knows only `{path}`.
+pub fn document_wildcards(openapi: &mut utoipa::openapi::OpenApi) {
+    let paths = std::mem::take(&mut openapi.paths.paths);
+    openapi.paths.paths =
+        paths.into_iter().map(|(path, item)| (path.replace("{*", "{"), item)).collect();
 }
