@@ -20,7 +20,13 @@ async fn revoking_a_lease_removes_its_ephemerals() {
     let lease = open_lease(&app, 2000).await;
     let root = &backend.root;
     call(&app, Method::POST, &format!("/v1/znodes/{root}"), Some(json!({}))).await;
-    let eph = call(&app, Method::POST, &format!("/v1/znodes/{root}/me"), Some(json!({"mode": "ephemeral", "lease": lease}))).await;
+    let eph = call(
+        &app,
+        Method::POST,
+        &format!("/v1/znodes/{root}/me"),
+        Some(json!({"mode": "ephemeral", "lease": lease})),
+    )
+    .await;
     assert_eq!(eph.status, 201, "{}", eph.text);
     assert_ne!(eph.json["stat"]["ephemeral_owner"], 0);
 
@@ -28,12 +34,18 @@ async fn revoking_a_lease_removes_its_ephemerals() {
     assert_eq!(inspected.status, 200, "{}", inspected.text);
     assert_eq!(inspected.json["ephemerals"], json!([format!("/{root}/me")]));
     assert!(inspected.json["ttl_ms"].as_u64().unwrap() > 0);
-    assert!(inspected.json["remaining_ms"].as_u64().unwrap() <= inspected.json["ttl_ms"].as_u64().unwrap());
+    assert!(
+        inspected.json["remaining_ms"].as_u64().unwrap()
+            <= inspected.json["ttl_ms"].as_u64().unwrap()
+    );
 
     let revoked = call(&app, Method::DELETE, &format!("/v1/leases/{lease}"), None).await;
     assert_eq!(revoked.status, 204, "{}", revoked.text);
     let uri = format!("/v1/stat/{root}/me");
-    eventually("the ephemeral vanishes", || async { call(&app, Method::GET, &uri, None).await.status == 404 }).await;
+    eventually("the ephemeral vanishes", || async {
+        call(&app, Method::GET, &uri, None).await.status == 404
+    })
+    .await;
     let after = call(&app, Method::POST, &format!("/v1/leases/{lease}/keepalive"), None).await;
     assert_problem(&after, 404);
 }
@@ -46,7 +58,13 @@ async fn a_gateway_restart_loses_no_lease() {
         let first = backend.app();
         let lease = open_lease(&first, 2000).await;
         call(&first, Method::POST, &format!("/v1/znodes/{root}"), Some(json!({}))).await;
-        let eph = call(&first, Method::POST, &format!("/v1/znodes/{root}/held"), Some(json!({"mode": "ephemeral", "lease": lease}))).await;
+        let eph = call(
+            &first,
+            Method::POST,
+            &format!("/v1/znodes/{root}/held"),
+            Some(json!({"mode": "ephemeral", "lease": lease})),
+        )
+        .await;
         assert_eq!(eph.status, 201);
         lease
         // `first` and its state (with the lease's open session) are dropped here.
@@ -56,7 +74,10 @@ async fn a_gateway_restart_loses_no_lease() {
     assert_eq!(kept.status, 200, "{}", kept.text);
     let inspected = call(&second, Method::GET, &format!("/v1/leases/{lease}"), None).await;
     assert_eq!(inspected.json["ephemerals"], json!([format!("/{root}/held")]));
-    assert_eq!(call(&second, Method::DELETE, &format!("/v1/leases/{lease}"), None).await.status, 204);
+    assert_eq!(
+        call(&second, Method::DELETE, &format!("/v1/leases/{lease}"), None).await.status,
+        204
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -66,9 +87,18 @@ async fn a_lease_without_keepalive_ends() {
     let lease = open_lease(&app, 500).await;
     let root = &backend.root;
     call(&app, Method::POST, &format!("/v1/znodes/{root}"), Some(json!({}))).await;
-    call(&app, Method::POST, &format!("/v1/znodes/{root}/short"), Some(json!({"mode": "ephemeral", "lease": lease}))).await;
+    call(
+        &app,
+        Method::POST,
+        &format!("/v1/znodes/{root}/short"),
+        Some(json!({"mode": "ephemeral", "lease": lease})),
+    )
+    .await;
     let uri = format!("/v1/stat/{root}/short");
-    eventually("the unkept lease ends", || async { call(&app, Method::GET, &uri, None).await.status == 404 }).await;
+    eventually("the unkept lease ends", || async {
+        call(&app, Method::GET, &uri, None).await.status == 404
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -110,13 +140,21 @@ async fn bearer_tokens_map_to_digest_identities() {
 
     let anonymous = call(&app, Method::GET, &uri, None).await;
     assert_problem(&anonymous, 401);
-    let unknown = call_with(&app, Method::GET, &uri, None, &[("authorization", "Bearer nope")]).await;
+    let unknown =
+        call_with(&app, Method::GET, &uri, None, &[("authorization", "Bearer nope")]).await;
     assert_problem(&unknown, 401);
     assert_eq!(call(&app, Method::GET, "/healthz", None).await.status, 200);
 
     let alice = [("authorization", "Bearer alice-token")];
     let bob = [("authorization", "Bearer bob-token")];
-    let created = call_with(&app, Method::POST, &uri, Some(json!({"data": "secret", "acl": "creator"})), &alice).await;
+    let created = call_with(
+        &app,
+        Method::POST,
+        &uri,
+        Some(json!({"data": "secret", "acl": "creator"})),
+        &alice,
+    )
+    .await;
     assert_eq!(created.status, 201, "{}", created.text);
     let read = call_with(&app, Method::GET, &uri, None, &alice).await;
     assert_eq!(read.json["data"], "secret");

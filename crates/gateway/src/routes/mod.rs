@@ -2,9 +2,12 @@
 //! line below. Per-request timeouts apply to everything except long-polls and streams,
 //! which carry their own bounds.
 
+pub mod elections;
 pub mod health;
 pub mod leases;
+pub mod locks;
 pub mod model;
+pub mod watch;
 pub mod znodes;
 
 use std::time::Duration;
@@ -49,7 +52,10 @@ pub fn api_router(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(znodes::router())
         .layer(timeout_layer(timeout));
     // Long-polls and streams bound themselves (`wait_ms` ≤ WAIT_MS_MAX, SSE until closed).
-    let unbounded = OpenApiRouter::new();
+    let unbounded = OpenApiRouter::new()
+        .merge(locks::router())
+        .merge(elections::router())
+        .merge(watch::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(bounded)
         .merge(unbounded)
