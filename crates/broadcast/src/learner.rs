@@ -34,6 +34,10 @@ pub(crate) struct Learner {
     epoch: u64,
     /// The highest zxid acked to the leader.
     acked: Zxid,
+    /// Set by an anchor Diff: the next message may open a new epoch.
+    anchored: bool,
+    /// The highest zxid the leader said is committed; applied once serving.
+    commit_noted: Zxid,
     ticks: u64,
     ticks_silent: u64,
     ticks_since_info: u32,
@@ -52,6 +56,8 @@ impl Learner {
             phase: Phase::Discovery,
             epoch: 0,
             acked: Zxid::ZERO,
+            commit_noted: Zxid::ZERO,
+            anchored: false,
             ticks: 0,
             ticks_silent: 0,
             ticks_since_info: 0,
@@ -110,6 +116,8 @@ impl Learner {
             return Flow::Stay;
         }
         self.ticks_silent = 0;
+        // An anchor covers only the message right after it.
+        let anchored = std::mem::take(&mut self.anchored);
         if self.phase == Phase::Discovery {
             return match message {
                 PeerMessage::LeaderInfo { new_epoch } => {
@@ -120,10 +128,7 @@ impl Learner {
             };
         }
         match message {
-            PeerMessage::Diff { .. } => {
-                self.open_sync();
-                Flow::Stay
-            }
+            PeerMessage::Diff { last_zxid } => self.on_diff(node, last_zxid),
             PeerMessage::Trunc { zxid } => {
                 if self.open_sync() {
                     node.history.truncate(zxid);
@@ -144,7 +149,7 @@ impl Learner {
                 }
                 Flow::Stay
             }
-            PeerMessage::Proposal(proposal) => self.on_proposal(node, proposal, actions),
+            PeerMessage::Proposal(proposal) => self.on_proposal(node, proposal, anchored, actions),
             PeerMessage::Commit { zxid } => self.on_commit(node, zxid, actions),
             PeerMessage::Inform(proposal) => self.on_inform(node, proposal, actions),
             PeerMessage::NewLeader { epoch, zxid } => {
@@ -153,6 +158,7 @@ impl Learner {
             PeerMessage::UpToDate => {
                 if self.phase == Phase::Acked {
                     self.phase = Phase::Serving;
+                    self.apply_noted(node, actions);
                 }
                 Flow::Stay
             }
@@ -198,25 +204,55 @@ impl Learner {
         opens
     }
 
+    /// Diff opens the sync (at this learner's last zxid), or later in the
+    /// sync anchors the proposal right after it, the first of an epoch, to
+    /// the zxid it follows; the log must end exactly there.
+    fn on_diff(&mut self, node: &Node, last_zxid: Zxid) -> Flow {
+        let last = node.history.last();
+        match self.phase {
+            Phase::Syncing { synced: false } => {
+                if last_zxid != last {
+                    return Flow::StepDown;
+                }
+                self.open_sync();
+                Flow::Stay
+            }
+            Phase::Syncing { synced: true } => {
+                if last_zxid == last {
+                    self.anchored = true;
+                    Flow::Stay
+                } else if last_zxid < last && node.history.contains(last_zxid) {
+                    // A late duplicate of an earlier anchor.
+                    Flow::Stay
+                } else {
+                    // The proposals before this anchor did not all arrive.
+                    Flow::StepDown
+                }
+            }
+            _ => Flow::Stay,
+        }
+    }
+
     /// Proposals are accepted once the sync opened; a duplicate is ignored,
     /// anything else out of sequence means messages were lost.
     fn on_proposal(
         &mut self,
         node: &mut Node,
         proposal: Proposal,
+        anchored: bool,
         actions: &mut Vec<Action>,
     ) -> Flow {
         if self.phase == (Phase::Syncing { synced: false }) {
             return Flow::StepDown;
         }
         let last = node.history.last();
-        if proposal.zxid <= last {
-            return if node.history.contains(proposal.zxid) { Flow::Stay } else { Flow::StepDown };
+        let zxid = proposal.zxid;
+        if zxid <= last {
+            return if node.history.contains(zxid) { Flow::Stay } else { Flow::StepDown };
         }
-        if !follows(last, proposal.zxid) {
+        if !self.may_follow(last, zxid, anchored) {
             return Flow::StepDown;
         }
-        let zxid = proposal.zxid;
         node.history.append(proposal.clone());
         actions.push(Action::Append(vec![proposal]));
         let acks_now = node.config.planted_bug == Some(PlantedBug::AckBeforeFsync);
@@ -227,12 +263,32 @@ impl Learner {
         Flow::Stay
     }
 
+    /// True when `next` is the txn right after `last`. Within an epoch the
+    /// counters show it; a new epoch may start only right after the
+    /// leader's anchor in the sync stream (`anchored`), or, after NewLeader
+    /// (whose zxid proved the log complete), with the first txn of the
+    /// leader's epoch.
+    fn may_follow(&self, last: Zxid, next: Zxid, anchored: bool) -> bool {
+        if next.epoch() == last.epoch() {
+            return follows(last, next);
+        }
+        let allowed = match self.phase {
+            Phase::Syncing { .. } => anchored,
+            _ => u64::from(next.epoch()) == self.epoch,
+        };
+        allowed && follows(last, next)
+    }
+
     /// Followers ack proposals once NewLeader is acked; observers never do.
     fn acks_proposals(&self) -> bool {
         self.learner_type == LearnerType::Participant
             && matches!(self.phase, Phase::Acked | Phase::Serving)
     }
 
+    /// Applies committed proposals once serving. Before UpToDate the commit
+    /// is only noted: the leader is not established yet, so what it sent
+    /// may still be undone (ZooKeeper's `packetsCommitted`, applied at
+    /// UPTODATE).
     fn on_commit(&mut self, node: &mut Node, zxid: Zxid, actions: &mut Vec<Action>) -> Flow {
         if self.phase == (Phase::Syncing { synced: false }) {
             return Flow::StepDown;
@@ -244,11 +300,22 @@ impl Learner {
             // Committing a txn this server never logged: it missed a proposal.
             return Flow::StepDown;
         }
-        let proposals = node.history.range(node.applied, zxid);
-        node.applied = zxid;
-        node.mark_committed(zxid);
-        actions.push(Action::Apply(proposals));
+        self.commit_noted = self.commit_noted.max(zxid);
+        if self.phase == Phase::Serving {
+            self.apply_noted(node, actions);
+        }
         Flow::Stay
+    }
+
+    fn apply_noted(&mut self, node: &mut Node, actions: &mut Vec<Action>) {
+        let up_to = self.commit_noted;
+        if up_to <= node.applied {
+            return;
+        }
+        let proposals = node.history.range(node.applied, up_to);
+        node.applied = up_to;
+        node.mark_committed(up_to);
+        actions.push(Action::Apply(proposals));
     }
 
     fn on_inform(
@@ -260,12 +327,16 @@ impl Learner {
         if self.learner_type != LearnerType::Observer {
             return Flow::Stay;
         }
+        if matches!(self.phase, Phase::Syncing { .. }) {
+            // Informs follow NewLeader on the stream: it was lost.
+            return Flow::StepDown;
+        }
         let zxid = proposal.zxid;
         if zxid <= node.applied {
             return Flow::Stay;
         }
         if zxid > node.history.last() {
-            if !follows(node.history.last(), zxid) {
+            if !self.may_follow(node.history.last(), zxid, false) {
                 return Flow::StepDown;
             }
             node.history.append(proposal.clone());

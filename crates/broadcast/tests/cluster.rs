@@ -132,16 +132,17 @@ fn a_far_behind_server_is_synced_by_snapshot() {
 
 #[test]
 fn lossy_duplicating_links_and_crashes_never_diverge_and_heal() {
-    for seed in 1..=8 {
+    for seed in 1..=30 {
+        eprintln!("seed {seed}");
         let mut cluster = Cluster::new(5, 1, seed, |config| config.committed_log_max = 8);
-        cluster.loss_per_mille = 20;
-        cluster.duplicate_per_mille = 20;
+        cluster.loss_per_mille = 50;
+        cluster.duplicate_per_mille = 50;
         let ids: Vec<ServerId> = cluster.servers.keys().copied().collect();
         for round in 0..1_500 {
             if round % 3 == 0 {
                 cluster.try_propose(&format!("write {round}"));
             }
-            if cluster.below(100) == 0 {
+            if cluster.below(50) == 0 {
                 let victim = ids[cluster.below(ids.len())];
                 if cluster.is_up(victim) {
                     cluster.kill(victim);
@@ -160,7 +161,8 @@ fn lossy_duplicating_links_and_crashes_never_diverge_and_heal() {
         }
         elect(&mut cluster);
         commit(&mut cluster, "healed", 3);
-        assert!(cluster.committed.len() >= 3);
+        // Nothing any server ever applied was lost or reordered.
+        assert_eq!(cluster.applied(id(1)), &cluster.committed[..]);
     }
 }
 
