@@ -6,7 +6,7 @@ use proto::Zxid;
 
 use crate::history::follows;
 use crate::node::{Flow, Node, send};
-use crate::{Action, LearnerType, PeerMessage, PlantedBug, Proposal, Role, ServerId};
+use crate::{Action, EPOCH_MAX, LearnerType, PeerMessage, PlantedBug, Proposal, Role, ServerId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -176,6 +176,9 @@ impl Learner {
         new_epoch: u64,
         actions: &mut Vec<Action>,
     ) -> Flow {
+        if new_epoch > EPOCH_MAX {
+            return Flow::Stay;
+        }
         if new_epoch < node.epochs.accepted {
             // This server already promised a newer leader.
             return Flow::StepDown;

@@ -161,6 +161,10 @@ pub struct PeerConfig {
     pub planted_bug: Option<PlantedBug>,
 }
 
+/// The largest epoch a zxid can carry (its high 32 bits); epochs above it
+/// in peer messages are ignored.
+pub const EPOCH_MAX: u64 = u32::MAX as u64;
+
 /// Defaults (in driver ticks; the server uses 10 ms ticks).
 pub const PING_INTERVAL_TICKS_DEFAULT: u32 = 10;
 pub const SYNC_LIMIT_TICKS_DEFAULT: u32 = 50;

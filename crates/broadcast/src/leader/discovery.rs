@@ -5,6 +5,7 @@
 use proto::Zxid;
 
 use super::{Leader, Link, Phase, Stage};
+use crate::EPOCH_MAX;
 use crate::node::{Flow, Node, send};
 use crate::{Action, LearnerType, PeerMessage, ServerId};
 
@@ -15,17 +16,27 @@ impl Leader {
         from: ServerId,
         accepted_epoch: u64,
         actions: &mut Vec<Action>,
-    ) {
+    ) -> Flow {
+        if accepted_epoch > EPOCH_MAX {
+            // No zxid can carry such an epoch: not a real promise.
+            return Flow::Stay;
+        }
+        if self.new_epoch.is_some_and(|new_epoch| accepted_epoch > new_epoch) {
+            // The learner promised a newer epoch than this one (another
+            // attempt reached it): it can never join, so step down and let
+            // the next election pick an epoch everyone can accept.
+            return Flow::StepDown;
+        }
         // The ensemble configuration, not the packet, says what the sender is.
         let learner_type = if node.is_voter(from) {
             LearnerType::Participant
         } else if node.is_observer(from) {
             LearnerType::Observer
         } else {
-            return;
+            return Flow::Stay;
         };
         if from == node.me() {
-            return;
+            return Flow::Stay;
         }
         // A (re)registering learner restarts its handshake from scratch.
         self.links
@@ -40,10 +51,15 @@ impl Leader {
             None => {
                 if learner_type == LearnerType::Participant {
                     self.accepted_epochs.insert(from, accepted_epoch);
+                } else {
+                    // Observers do not make the quorum, but the new epoch
+                    // must be one they can accept too.
+                    self.observer_epoch_max = self.observer_epoch_max.max(accepted_epoch);
                 }
                 self.try_pick_epoch(node, actions);
             }
         }
+        Flow::Stay
     }
 
     /// Once a quorum of voters reported, the new epoch is one past every
@@ -53,6 +69,7 @@ impl Leader {
             return;
         }
         let highest = self.accepted_epochs.values().copied().max().unwrap_or(0);
+        let highest = highest.max(self.observer_epoch_max);
         let new_epoch = highest.saturating_add(1);
         self.new_epoch = Some(new_epoch);
         self.phase = Phase::AwaitEpochAcks;

@@ -67,6 +67,8 @@ pub(crate) struct Leader {
     own_summary: (u64, Zxid),
     /// Accepted epochs of the voters that sent FollowerInfo, this server included.
     accepted_epochs: BTreeMap<ServerId, u64>,
+    /// The highest epoch an observer reported during discovery.
+    observer_epoch_max: u64,
     epoch_ackers: BTreeSet<ServerId>,
     newleader_ackers: BTreeSet<ServerId>,
     links: BTreeMap<ServerId, Link>,
@@ -88,6 +90,7 @@ impl Leader {
             new_epoch: None,
             own_summary: (node.epochs.current, node.history.last()),
             accepted_epochs: BTreeMap::from([(node.me(), node.epochs.accepted)]),
+            observer_epoch_max: 0,
             epoch_ackers: BTreeSet::new(),
             newleader_ackers: BTreeSet::new(),
             links: BTreeMap::new(),
@@ -123,8 +126,7 @@ impl Leader {
         }
         match message {
             PeerMessage::FollowerInfo { accepted_epoch, .. } => {
-                self.on_follower_info(node, from, accepted_epoch, actions);
-                Flow::Stay
+                self.on_follower_info(node, from, accepted_epoch, actions)
             }
             PeerMessage::AckEpoch { current_epoch, last_zxid } => {
                 self.on_ack_epoch(node, from, current_epoch, last_zxid, actions)
