@@ -39,8 +39,15 @@ impl Leader {
             return Flow::Stay;
         }
         // A (re)registering learner restarts its handshake from scratch.
-        self.links
-            .insert(from, Link { learner_type, stage: Stage::Discovering, last_heard: self.ticks });
+        self.links.insert(
+            from,
+            Link {
+                learner_type,
+                stage: Stage::Discovering,
+                last_heard: self.ticks,
+                acked: Zxid::ZERO,
+            },
+        );
         self.epoch_ackers.remove(&from);
         self.newleader_ackers.remove(&from);
         for ackers in self.outstanding.values_mut() {

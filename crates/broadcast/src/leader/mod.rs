@@ -45,6 +45,8 @@ struct Link {
     stage: Stage,
     /// The leader's tick count when this learner was last heard from.
     last_heard: u64,
+    /// The highest zxid this learner acked (acks are cumulative).
+    acked: Zxid,
 }
 
 impl Link {
