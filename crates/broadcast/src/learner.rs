@@ -16,13 +16,25 @@ enum Phase {
     Syncing {
         synced: bool,
     },
-    /// NewLeader received; its ack waits until the log is durable up to `target`.
+    /// NewLeader received; the new current epoch and the ack wait until the
+    /// log is durable up to `target`.
     AwaitingDurable {
         target: Zxid,
     },
     /// NewLeader acked; waiting for UpToDate.
     Acked,
     Serving,
+}
+
+/// The epoch-change anchor in the sync stream (see `on_diff`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Anchor {
+    #[default]
+    None,
+    /// Diff{previous} matched this log's end.
+    Previous,
+    /// ... and Diff{next} named the txn that may open a new epoch.
+    Next(Zxid),
 }
 
 #[derive(Debug)]
@@ -34,8 +46,9 @@ pub(crate) struct Learner {
     epoch: u64,
     /// The highest zxid acked to the leader.
     acked: Zxid,
-    /// Set by an anchor Diff: the next message may open a new epoch.
-    anchored: bool,
+    /// Where the last message left the sync stream's epoch-change anchor;
+    /// an anchor covers only the message right after it.
+    anchor: Anchor,
     /// The highest zxid the leader said is committed; applied once serving.
     commit_noted: Zxid,
     ticks: u64,
@@ -57,7 +70,7 @@ impl Learner {
             epoch: 0,
             acked: Zxid::ZERO,
             commit_noted: Zxid::ZERO,
-            anchored: false,
+            anchor: Anchor::None,
             ticks: 0,
             ticks_silent: 0,
             ticks_since_info: 0,
@@ -117,7 +130,7 @@ impl Learner {
         }
         self.ticks_silent = 0;
         // An anchor covers only the message right after it.
-        let anchored = std::mem::take(&mut self.anchored);
+        let anchor = std::mem::take(&mut self.anchor);
         if self.phase == Phase::Discovery {
             return match message {
                 PeerMessage::LeaderInfo { new_epoch } => {
@@ -128,11 +141,12 @@ impl Learner {
             };
         }
         match message {
-            PeerMessage::Diff { last_zxid } => self.on_diff(node, last_zxid),
+            PeerMessage::Diff { last_zxid } => self.on_diff(node, last_zxid, anchor),
             PeerMessage::Trunc { zxid } => {
                 if self.open_sync() {
                     node.history.truncate(zxid);
                     node.durable = node.durable.min(node.history.last());
+                    node.committed = node.committed.min(node.history.last());
                     // The driver rebuilds its state from snapshot + remaining log.
                     node.fast_forward();
                     actions.push(Action::Truncate { zxid });
@@ -144,12 +158,18 @@ impl Learner {
                     node.history.reset(zxid);
                     node.durable = zxid;
                     node.applied = zxid;
-                    node.mark_committed(zxid);
+                    node.committed = node.committed.min(zxid);
+                    // The snapshot is the leader's committed (or, for a new
+                    // leader, about to be committed) state.
+                    self.commit_noted = self.commit_noted.max(zxid);
                     actions.push(Action::InstallSnapshot { zxid, snapshot });
                 }
                 Flow::Stay
             }
-            PeerMessage::Proposal(proposal) => self.on_proposal(node, proposal, anchored, actions),
+            PeerMessage::Proposal(proposal) => {
+                let anchored = anchor == Anchor::Next(proposal.zxid);
+                self.on_proposal(node, proposal, anchored, actions)
+            }
             PeerMessage::Commit { zxid } => self.on_commit(node, zxid, actions),
             PeerMessage::Inform(proposal) => self.on_inform(node, proposal, actions),
             PeerMessage::NewLeader { epoch, zxid } => {
@@ -157,6 +177,7 @@ impl Learner {
             }
             PeerMessage::UpToDate => {
                 if self.phase == Phase::Acked {
+                    // The leader is established: the synced history is committed.
                     self.phase = Phase::Serving;
                     self.apply_noted(node, actions);
                 }
@@ -207,24 +228,34 @@ impl Learner {
         opens
     }
 
-    /// Diff opens the sync (at this learner's last zxid), or later in the
-    /// sync anchors the proposal right after it, the first of an epoch, to
-    /// the zxid it follows; the log must end exactly there.
-    fn on_diff(&mut self, node: &Node, last_zxid: Zxid) -> Flow {
+    /// Diff opens the sync at this learner's last zxid. Later in the sync
+    /// two Diffs anchor the first txn of an epoch: Diff{previous} (this
+    /// log must end exactly there), then Diff{that txn's zxid}; only the
+    /// message right after them may be that txn.
+    fn on_diff(&mut self, node: &Node, zxid: Zxid, anchor: Anchor) -> Flow {
         let last = node.history.last();
         match self.phase {
             Phase::Syncing { synced: false } => {
-                if last_zxid != last {
+                if zxid != last {
                     return Flow::StepDown;
                 }
                 self.open_sync();
                 Flow::Stay
             }
             Phase::Syncing { synced: true } => {
-                if last_zxid == last {
-                    self.anchored = true;
+                let starts_epoch = zxid.epoch() > last.epoch() && zxid.counter() == 1;
+                if zxid == last {
+                    self.anchor = Anchor::Previous;
                     Flow::Stay
-                } else if last_zxid < last && node.history.contains(last_zxid) {
+                } else if starts_epoch && matches!(anchor, Anchor::Previous | Anchor::Next(_)) {
+                    // (A repeated Diff{next} is a duplicate and keeps the anchor.)
+                    if anchor == Anchor::Previous || anchor == Anchor::Next(zxid) {
+                        self.anchor = Anchor::Next(zxid);
+                        Flow::Stay
+                    } else {
+                        Flow::StepDown
+                    }
+                } else if zxid < last && node.history.contains(zxid) {
                     // A late duplicate of an earlier anchor.
                     Flow::Stay
                 } else {
@@ -267,8 +298,8 @@ impl Learner {
     }
 
     /// True when `next` is the txn right after `last`. Within an epoch the
-    /// counters show it; a new epoch may start only right after the
-    /// leader's anchor in the sync stream (`anchored`), or, after NewLeader
+    /// counters show it; a new epoch may start only with the txn the
+    /// leader anchored in the sync stream (`anchored`), or, after NewLeader
     /// (whose zxid proved the log complete), with the first txn of the
     /// leader's epoch.
     fn may_follow(&self, last: Zxid, next: Zxid, anchored: bool) -> bool {
@@ -312,13 +343,12 @@ impl Learner {
 
     fn apply_noted(&mut self, node: &mut Node, actions: &mut Vec<Action>) {
         let up_to = self.commit_noted;
-        if up_to <= node.applied {
-            return;
+        if up_to > node.applied {
+            let proposals = node.history.range(node.applied, up_to);
+            node.applied = up_to;
+            actions.push(Action::Apply(proposals));
         }
-        let proposals = node.history.range(node.applied, up_to);
-        node.applied = up_to;
         node.mark_committed(up_to);
-        actions.push(Action::Apply(proposals));
     }
 
     fn on_inform(
@@ -366,8 +396,6 @@ impl Learner {
             // No sync opened, or part of it was lost.
             return Flow::StepDown;
         }
-        node.epochs.current = epoch;
-        actions.push(Action::PersistEpochs(node.epochs));
         self.phase = Phase::AwaitingDurable { target: zxid };
         self.ack_if_durable(node, actions);
         Flow::Stay
@@ -384,6 +412,11 @@ impl Learner {
             if node.durable < target {
                 return;
             }
+            // The current epoch moves only once the synced txns are durable:
+            // a crash in between must not leave a server claiming the new
+            // epoch with a log missing txns of it (ZOOKEEPER-4643).
+            node.epochs.current = self.epoch;
+            actions.push(Action::PersistEpochs(node.epochs));
             self.phase = Phase::Acked;
             self.acked = target;
             send(actions, self.leader, PeerMessage::Ack { zxid: target });

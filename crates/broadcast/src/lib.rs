@@ -10,6 +10,15 @@
 //! traits (`TxnLog`, `SnapshotStore`) and their conformance suite live in
 //! the `storage` crate; the driver owns them.
 //!
+//! Driver obligations, in short (details on [`Action`]):
+//! - call [`Peer::start`] once, [`Peer::tick`] once per tick, and
+//!   [`Peer::handle_message`] for each delivered message (one ordered stream
+//!   per pair of servers; loss and duplication are survivable);
+//! - carry out the returned actions strictly in order; `Append` may complete
+//!   later: call [`Peer::on_append_done`] with the last zxid of each durable
+//!   batch (cumulative, group commit is fine);
+//! - [`Peer::propose`] only while the role is `Leading { serving: true }`.
+//!
 //! Module map:
 //! - `peer`: [`Peer`], election + role switching and `RoleChanged` reports;
 //! - `leader/`: discovery (new epoch), per-learner sync (DIFF/TRUNC/SNAP,

@@ -90,7 +90,8 @@ impl Peer {
         actions
     }
 
-    /// Everything appended up to and including `zxid` is durable.
+    /// Everything appended up to and including `zxid` is durable. Reports
+    /// are cumulative; a stale or repeated report is harmless.
     pub fn on_append_done(&mut self, zxid: Zxid) -> Vec<Action> {
         let mut actions = Vec::new();
         self.node.note_durable(zxid);

@@ -129,12 +129,8 @@ impl Leader {
         if self.phase != Phase::AwaitEpochAcks || !node.is_quorum(&self.epoch_ackers) {
             return;
         }
-        let Some(new_epoch) = self.new_epoch else {
-            return;
-        };
         self.phase = Phase::Syncing;
-        node.epochs.current = new_epoch;
-        actions.push(Action::PersistEpochs(node.epochs));
+        self.try_self_ack(node, actions);
         let acked: Vec<ServerId> = self
             .links
             .iter()
@@ -144,9 +140,24 @@ impl Leader {
         for id in acked {
             self.sync_learner(node, id, actions);
         }
-        if node.log_is_durable() {
-            self.newleader_ackers.insert(node.me());
-        }
         self.try_establish(node, actions);
+    }
+
+    /// The leader's own NewLeader ack: once its log is durable, the new
+    /// epoch becomes its current epoch (not before, as on learners: a crash
+    /// must not leave it claiming the epoch with txns missing).
+    pub(super) fn try_self_ack(&mut self, node: &mut Node, actions: &mut Vec<Action>) {
+        let me = node.me();
+        if self.phase != Phase::Syncing || self.newleader_ackers.contains(&me) {
+            return;
+        }
+        let Some(new_epoch) = self.new_epoch else {
+            return;
+        };
+        if node.log_is_durable() {
+            node.epochs.current = new_epoch;
+            actions.push(Action::PersistEpochs(node.epochs));
+            self.newleader_ackers.insert(me);
+        }
     }
 }

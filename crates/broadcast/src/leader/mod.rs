@@ -184,10 +184,8 @@ impl Leader {
     }
 
     pub(crate) fn on_append_done(&mut self, node: &mut Node, actions: &mut Vec<Action>) {
-        if self.phase == Phase::Syncing && node.log_is_durable() {
-            self.newleader_ackers.insert(node.me());
-            self.try_establish(node, actions);
-        }
+        self.try_self_ack(node, actions);
+        self.try_establish(node, actions);
         self.try_commit(node, actions);
     }
 }

@@ -86,8 +86,9 @@ impl Leader {
             if zxid.epoch() != previous.epoch() {
                 // A learner cannot tell a lost end of an epoch from a real
                 // epoch change: anchor the first txn of each epoch to the
-                // zxid it follows.
+                // zxid it follows, naming both.
                 send(actions, to, PeerMessage::Diff { last_zxid: previous });
+                send(actions, to, PeerMessage::Diff { last_zxid: zxid });
             }
             previous = zxid;
             send(actions, to, PeerMessage::Proposal(proposal));
@@ -129,7 +130,8 @@ impl Leader {
     /// A quorum (this server included, its log durable) acked NewLeader:
     /// the history is committed and the synced learners may serve.
     pub(super) fn try_establish(&mut self, node: &mut Node, actions: &mut Vec<Action>) {
-        if self.phase != Phase::Syncing || !node.is_quorum(&self.newleader_ackers) {
+        let self_acked = self.newleader_ackers.contains(&node.me());
+        if self.phase != Phase::Syncing || !self_acked || !node.is_quorum(&self.newleader_ackers) {
             return;
         }
         self.phase = Phase::Serving;

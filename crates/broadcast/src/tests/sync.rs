@@ -45,6 +45,7 @@ fn a_learner_inside_the_window_gets_proposal_commit_pairs() {
             send(2, PeerMessage::Commit { zxid: zxid(1, 3) }),
             // Where the next epoch continues from, so a lost (1,3) shows.
             send(2, PeerMessage::Diff { last_zxid: zxid(1, 3) }),
+            send(2, PeerMessage::Diff { last_zxid: zxid(2, 1) }),
             send(2, PeerMessage::Proposal(proposal(2, 1))),
             send(2, PeerMessage::Commit { zxid: zxid(2, 1) }),
             send(2, PeerMessage::NewLeader { epoch: 3, zxid: zxid(2, 1) }),
@@ -70,6 +71,7 @@ fn a_divergent_learner_is_truncated_to_the_common_point_then_diffed() {
         vec![
             send(2, PeerMessage::Trunc { zxid: zxid(1, 3) }),
             send(2, PeerMessage::Diff { last_zxid: zxid(1, 3) }),
+            send(2, PeerMessage::Diff { last_zxid: zxid(2, 1) }),
             send(2, PeerMessage::Proposal(proposal(2, 1))),
             send(2, PeerMessage::Commit { zxid: zxid(2, 1) }),
             send(2, PeerMessage::NewLeader { epoch: 3, zxid: zxid(2, 1) }),
@@ -140,6 +142,7 @@ fn a_late_joiner_gets_outstanding_proposals_uncommitted_and_its_ack_counts() {
         vec![
             send(3, PeerMessage::Diff { last_zxid: zxid(1, 3) }),
             send(3, PeerMessage::Diff { last_zxid: zxid(1, 3) }),
+            send(3, PeerMessage::Diff { last_zxid: zxid_a }),
             send(3, PeerMessage::Proposal(a.clone())),
             send(3, PeerMessage::NewLeader { epoch: 2, zxid: zxid_a }),
         ]
@@ -205,19 +208,25 @@ fn a_follower_applies_a_diff_and_acks_newleader_once_durable() {
     assert_eq!(follower.handle_message(id(1), PeerMessage::Diff { last_zxid: zxid(1, 1) }), vec![]);
     // The anchor for the first txn of epoch 2.
     assert_eq!(follower.handle_message(id(1), PeerMessage::Diff { last_zxid: zxid(1, 1) }), vec![]);
+    assert_eq!(follower.handle_message(id(1), PeerMessage::Diff { last_zxid: zxid(2, 1) }), vec![]);
     assert_eq!(
         follower.handle_message(id(1), PeerMessage::Proposal(proposal(2, 1))),
         vec![Action::Append(vec![proposal(2, 1)])]
     );
     // Noted, not applied: the leader is not established yet.
     assert_eq!(follower.handle_message(id(1), PeerMessage::Commit { zxid: zxid(2, 1) }), vec![]);
+    // Neither the new current epoch nor the ack before the sync is durable.
     assert_eq!(
         follower.handle_message(id(1), PeerMessage::NewLeader { epoch: 3, zxid: zxid(2, 1) }),
-        vec![Action::PersistEpochs(Epochs { accepted: 3, current: 3 })]
+        vec![]
     );
+    assert_eq!(follower.epochs(), Epochs { accepted: 3, current: 2 });
     assert_eq!(
         follower.on_append_done(zxid(2, 1)),
-        vec![send(1, PeerMessage::Ack { zxid: zxid(2, 1) })]
+        vec![
+            Action::PersistEpochs(Epochs { accepted: 3, current: 3 }),
+            send(1, PeerMessage::Ack { zxid: zxid(2, 1) }),
+        ]
     );
     assert_eq!(
         follower.handle_message(id(1), PeerMessage::UpToDate),
@@ -258,6 +267,10 @@ fn a_follower_installs_a_snapshot() {
         vec![Action::InstallSnapshot { zxid: zxid(2, 4), snapshot }]
     );
     assert_eq!(follower.last_logged(), zxid(2, 4));
+    follower.handle_message(id(1), PeerMessage::NewLeader { epoch: 3, zxid: zxid(2, 4) });
+    // Committed only once the leader is established.
+    assert_eq!(follower.last_committed(), Zxid::ZERO);
+    follower.handle_message(id(1), PeerMessage::UpToDate);
     assert_eq!(follower.last_committed(), zxid(2, 4));
 }
 
@@ -360,6 +373,7 @@ fn an_anchored_epoch_change_in_the_sync_is_accepted() {
     follower.handle_message(id(1), PeerMessage::Diff { last_zxid: zxid(1, 1) });
     follower.handle_message(id(1), PeerMessage::Proposal(proposal(1, 2)));
     assert_eq!(follower.handle_message(id(1), PeerMessage::Diff { last_zxid: zxid(1, 2) }), vec![]);
+    assert_eq!(follower.handle_message(id(1), PeerMessage::Diff { last_zxid: zxid(2, 1) }), vec![]);
     assert_eq!(
         follower.handle_message(id(1), PeerMessage::Proposal(proposal(2, 1))),
         vec![Action::Append(vec![proposal(2, 1)])]
@@ -380,7 +394,66 @@ fn an_anchor_covers_only_the_message_right_after_it() {
     let mut follower = syncing_follower(&[(1, 1)]);
     follower.handle_message(id(1), PeerMessage::Diff { last_zxid: zxid(1, 1) });
     follower.handle_message(id(1), PeerMessage::Diff { last_zxid: zxid(1, 1) });
+    follower.handle_message(id(1), PeerMessage::Diff { last_zxid: zxid(2, 1) });
     follower.handle_message(id(1), PeerMessage::Ping { committed: Zxid::ZERO });
     let actions = follower.handle_message(id(1), PeerMessage::Proposal(proposal(2, 1)));
     assert!(starts_looking(&actions), "{actions:?}");
+}
+
+#[test]
+fn an_anchor_admits_only_the_txn_it_names() {
+    let mut follower = syncing_follower(&[(1, 1)]);
+    follower.handle_message(id(1), PeerMessage::Diff { last_zxid: zxid(1, 1) });
+    follower.handle_message(id(1), PeerMessage::Diff { last_zxid: zxid(1, 1) });
+    follower.handle_message(id(1), PeerMessage::Diff { last_zxid: zxid(2, 1) });
+    // (2,1), its commit and NewLeader were lost; the leader's first
+    // broadcast txn of epoch 3 must not slip in behind the anchor.
+    let actions = follower.handle_message(id(1), PeerMessage::Proposal(proposal(3, 1)));
+    assert!(starts_looking(&actions), "{actions:?}");
+}
+
+#[test]
+fn a_next_anchor_without_its_previous_returns_to_election() {
+    let mut follower = syncing_follower(&[(1, 1)]);
+    follower.handle_message(id(1), PeerMessage::Diff { last_zxid: zxid(1, 1) });
+    follower.handle_message(id(1), PeerMessage::Proposal(proposal(1, 2)));
+    // Diff{(1,2)} was lost.
+    let actions = follower.handle_message(id(1), PeerMessage::Diff { last_zxid: zxid(2, 1) });
+    assert!(starts_looking(&actions), "{actions:?}");
+}
+
+#[test]
+fn the_leader_takes_the_new_epoch_and_establishes_only_once_its_own_log_is_durable() {
+    let mut leader = Peer::new(config(1, &[1, 2, 3], &[]), recovered(1, 1, &[(1, 1)]));
+    // As a follower it appended (1,2) but the fsync has not completed yet.
+    leader.start_as(PeerState::Following, id(9));
+    leader.handle_message(id(9), PeerMessage::LeaderInfo { new_epoch: 1 });
+    leader.handle_message(id(9), PeerMessage::Diff { last_zxid: zxid(1, 1) });
+    leader.handle_message(id(9), PeerMessage::Proposal(proposal(1, 2)));
+    leader.start_as(PeerState::Leading, id(1));
+    let info = PeerMessage::FollowerInfo {
+        accepted_epoch: 1,
+        last_zxid: zxid(1, 2),
+        learner_type: LearnerType::Participant,
+    };
+    leader.handle_message(id(2), info);
+    let actions = leader
+        .handle_message(id(2), PeerMessage::AckEpoch { current_epoch: 1, last_zxid: zxid(1, 2) });
+    assert_eq!(
+        actions,
+        vec![
+            send(2, PeerMessage::Diff { last_zxid: zxid(1, 2) }),
+            send(2, PeerMessage::NewLeader { epoch: 2, zxid: zxid(1, 2) }),
+        ]
+    );
+    assert_eq!(leader.epochs(), Epochs { accepted: 2, current: 1 });
+    assert_eq!(leader.handle_message(id(2), PeerMessage::Ack { zxid: zxid(1, 2) }), vec![]);
+    assert_eq!(
+        leader.on_append_done(zxid(1, 2)),
+        vec![
+            Action::PersistEpochs(Epochs { accepted: 2, current: 2 }),
+            send(2, PeerMessage::UpToDate),
+            Action::RoleChanged(Role::Leading { epoch: 2, serving: true }),
+        ]
+    );
 }
