@@ -168,17 +168,17 @@ impl Leader {
         Flow::Stay
     }
 
-    /// True while this server plus the synced voters heard within the sync
-    /// limit form a quorum.
+    /// True while this server plus the voters heard within the sync limit
+    /// form a quorum. A follower that is re-registering counts: it was just
+    /// heard and will be synced again within a round trip, so it is no
+    /// reason to abandon the epoch.
     fn has_live_quorum(&self, node: &Node) -> bool {
         let limit = u64::from(node.config.sync_limit_ticks);
         let me = node.me();
         let live = self
             .links
             .iter()
-            .filter(|(_, link)| {
-                link.is_follower() && link.forwarding() && self.ticks - link.last_heard < limit
-            })
+            .filter(|(_, link)| link.is_follower() && self.ticks - link.last_heard < limit)
             .map(|(id, _)| id);
         node.is_quorum(std::iter::once(&me).chain(live))
     }
