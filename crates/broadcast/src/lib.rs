@@ -84,8 +84,11 @@ pub enum PeerMessage {
         current_epoch: u64,
         last_zxid: Zxid,
     },
-    /// Leader → learner, synchronization: proposal/commit pairs follow (DIFF);
-    /// `last_zxid` is the leader's last zxid.
+    /// Leader → learner, synchronization (DIFF): proposal/commit pairs
+    /// follow, continuing right after `last_zxid` (the learner's last zxid).
+    /// Later in the same sync, two Diffs anchor the first txn of each epoch:
+    /// `Diff{the zxid before it}` then `Diff{its zxid}`, so a learner can
+    /// tell a lost end of an epoch from an epoch change.
     Diff {
         last_zxid: Zxid,
     },
