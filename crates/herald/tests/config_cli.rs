@@ -1,0 +1,98 @@
+//! `herald config check` and `herald config print` as an operator runs them.
+
+use std::process::Command;
+
+fn herald(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(args)
+        .env_remove("HOSTNAME")
+        .output()
+        .expect("running herald")
+}
+
+#[test]
+fn check_accepts_a_good_file_with_exit_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("herald.toml");
+    std::fs::write(&file, "[server]\ntick_ms = 500\n").unwrap();
+    let output = herald(&["config", "check", file.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&output.stdout).ends_with(": ok\n"));
+}
+
+#[test]
+fn check_rejects_a_bad_member_with_exit_1_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("herald.toml");
+    std::fs::write(
+        &file,
+        "[ensemble]\nme = 1\n[[ensemble.members]]\nid = 1\npeer_address = \"a:2888\"\n\
+         [[ensemble.members]]\nid = 2\npeer_address = \"b:2888\"\n\
+         [[ensemble.members]]\nid = 3\npeer_address = \"c\"\n",
+    )
+    .unwrap();
+    let output = herald(&["config", "check", file.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("ensemble.members[2].peer_address: \"c\" is not host:port"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn check_rejects_an_unreadable_file_with_exit_1() {
+    let output = herald(&["config", "check", "/nonexistent/herald.toml"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot read"));
+}
+
+#[test]
+fn print_shows_defaults_overrides_and_the_resolved_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("herald.toml");
+    std::fs::write(
+        &file,
+        "[ensemble]\nme_from_hostname = true\nsecret = \"hunter2\"\n\
+         members = [{ id = 1, peer_address = \"herald-0.herald-peers:2888\" }, \
+                    { id = 2, peer_address = \"herald-1.herald-peers:2888\" }]\n",
+    )
+    .unwrap();
+    let output = herald(&[
+        "config",
+        "print",
+        file.to_str().unwrap(),
+        "--hostname",
+        "herald-1",
+        "--set",
+        "server.tick_ms=250",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let printed: toml::Table = toml::from_str(&String::from_utf8_lossy(&output.stdout)).unwrap();
+    assert_eq!(printed["server"]["tick_ms"].as_integer(), Some(250));
+    assert_eq!(printed["server"]["client_listen"].as_str(), Some("0.0.0.0:2181"));
+    assert_eq!(printed["ensemble"]["me"].as_integer(), Some(2));
+    assert_eq!(printed["ensemble"]["secret"].as_str(), Some("<redacted>"));
+}
+
+#[test]
+fn keys_lists_every_documented_key() {
+    let output = herald(&["config", "keys"]);
+    let keys = String::from_utf8_lossy(&output.stdout);
+    assert!(keys.lines().any(|key| key == "server.data_dir"));
+    assert!(keys.lines().any(|key| key == "ensemble.members[].peer_address"));
+}
+
+#[test]
+fn server_refuses_an_ensemble_until_replication_is_wired_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("herald.toml");
+    std::fs::write(
+        &file,
+        "[ensemble]\nme = 1\nmembers = [{ id = 1, peer_address = \"a:2888\" }]\n",
+    )
+    .unwrap();
+    let output = herald(&["server", "--config", file.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not yet supported"));
+}
