@@ -96,3 +96,31 @@ fn server_refuses_an_ensemble_until_replication_is_wired_in() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("not yet supported"));
 }
+
+/// Every configuration the Kubernetes manifests ship is valid for each pod it serves.
+#[test]
+fn the_shipped_kubernetes_configurations_pass_check() {
+    let deploy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/k8s");
+    let files = ["base/herald.toml", "overlays/dev/herald.toml", "overlays/production/herald.toml"];
+    for file in files {
+        let path = deploy.join(file);
+        let text = std::fs::read_to_string(&path).expect("the file exists");
+        let members: toml::Table = toml::from_str(&text).unwrap();
+        let count = members["ensemble"]["members"].as_array().unwrap().len();
+        for ordinal in 0..count {
+            let hostname = format!("herald-{ordinal}");
+            let output =
+                herald(&["config", "check", path.to_str().unwrap(), "--hostname", &hostname]);
+            assert_eq!(
+                output.status.code(),
+                Some(0),
+                "{file} on {hostname}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        // One pod more than the members list: its id is not a member.
+        let hostname = format!("herald-{count}");
+        let output = herald(&["config", "check", path.to_str().unwrap(), "--hostname", &hostname]);
+        assert_eq!(output.status.code(), Some(1), "{file} on {hostname}");
+    }
+}
