@@ -155,7 +155,11 @@ fn load_config(
     let hostname = sources.hostname.clone().or_else(machine_hostname);
     let effective = config::resolve(&config::Sources {
         file_text: file_text.as_deref(),
-        environment: std::env::vars().collect(),
+        // vars() would panic on a variable that is not UTF-8; such a one
+        // cannot be a HERALD_ setting anyway.
+        environment: std::env::vars_os()
+            .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
+            .collect(),
         sets: sources.sets.clone(),
         hostname,
     })?;
