@@ -112,6 +112,12 @@ fn errors_in_overrides_name_their_origin() {
     assert!(message.ends_with("(set by environment variable HERALD_SERVER_TICK)"), "{message}");
     let sources = Sources { sets: vec!["server.tick_ms=0".into()], ..Sources::default() };
     assert!(problem(resolve(&sources)).ends_with("(set by flag --set server.tick_ms=0)"));
+    let sources =
+        Sources { environment: vec![("HERALD_SERVER_".into(), "5".into())], ..Sources::default() };
+    assert!(
+        problem(resolve(&sources))
+            .starts_with("HERALD_SERVER_: names the [server] section but no key")
+    );
     let sources = Sources { sets: vec!["tick_ms=5".into()], ..Sources::default() };
     assert!(problem(resolve(&sources)).starts_with("--set tick_ms=5: expected SECTION.KEY=VALUE"));
 }
@@ -317,4 +323,13 @@ fn the_key_lists_match_the_toml_shape() {
     member_keys.sort();
     expected.sort();
     assert_eq!(member_keys, expected);
+}
+
+#[test]
+fn override_values_are_toml_with_bare_strings_allowed() {
+    assert_eq!(overrides::parse_value("500"), toml::Value::Integer(500));
+    assert_eq!(overrides::parse_value("true"), toml::Value::Boolean(true));
+    assert_eq!(overrides::parse_value("0.0.0.0:2181"), toml::Value::String("0.0.0.0:2181".into()));
+    assert_eq!(overrides::parse_value("\"1234\""), toml::Value::String("1234".into()));
+    assert_eq!(overrides::parse_value("hunter2"), toml::Value::String("hunter2".into()));
 }
