@@ -1,12 +1,15 @@
 //! `herald`: one binary, the role picked by the subcommand.
 //!
 //! - `herald dev`: a standalone node on 127.0.0.1:2181 with data in ./herald-data.
-//! - `herald server`: one member of an ensemble (or a standalone node).
+//! - `herald server`: a node or ensemble member configured by a TOML file,
+//!   environment and flags.
 //! - `herald cluster`: an ensemble of `herald server` processes on loopback.
+//! - `herald config check|print`: validate or show a configuration.
 //! - `herald bench`: a ZooKeeper-protocol load generator (Herald or Apache ZooKeeper).
 
 mod bench;
 mod cluster;
+mod config;
 mod member;
 
 use std::net::SocketAddr;
@@ -28,10 +31,14 @@ enum Command {
     /// Run a standalone node for development: ZooKeeper protocol on 127.0.0.1:2181,
     /// data under ./herald-data.
     Dev(DevArgs),
-    /// Run one member of an ensemble (`--member` for each), or a standalone node.
-    Server(member::ServerArgs),
+    /// Run a node or ensemble member configured by a TOML file,
+    /// HERALD_<SECTION>_<KEY> variables, --set and the flags below (latest wins).
+    Server(ServerArgs),
     /// Run an ensemble of `herald server` processes on loopback until ctrl-c.
     Cluster(cluster::ClusterArgs),
+    /// Validate or print a configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Drive a ZooKeeper-compatible server with a workload and report throughput and latency.
     Bench(bench::BenchArgs),
 }
@@ -55,6 +62,47 @@ struct DevArgs {
     snapshot_every_txns: u64,
 }
 
+/// Where a configuration comes from, shared by `server` and `config`.
+#[derive(Args)]
+struct ConfigSourceArgs {
+    /// Override one key: SECTION.KEY=VALUE (repeatable; wins over the file and environment).
+    #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
+    sets: Vec<String>,
+    /// Hostname for `ensemble.me_from_hostname`; default: $HOSTNAME, then the kernel's.
+    #[arg(long)]
+    hostname: Option<String>,
+}
+
+#[derive(Args)]
+struct ServerArgs {
+    /// The TOML configuration file; without it, the defaults.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    sources: ConfigSourceArgs,
+    #[command(flatten)]
+    flags: member::ServerFlags,
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Exit 0 if FILE (with the environment and flags) is a valid configuration,
+    /// else print what is wrong, naming the key, and exit 1.
+    Check {
+        file: PathBuf,
+        #[command(flatten)]
+        sources: ConfigSourceArgs,
+    },
+    /// Print the effective configuration as TOML (the peer secret masked).
+    Print {
+        file: Option<PathBuf>,
+        #[command(flatten)]
+        sources: ConfigSourceArgs,
+    },
+    /// List every configuration key, one a line.
+    Keys,
+}
+
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -66,8 +114,33 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         Command::Dev(args) => runtime.block_on(dev(args)),
-        Command::Server(args) => runtime.block_on(member::run(args)),
+        Command::Server(args) => {
+            let mut effective = load_config(args.config.as_deref(), &args.sources)?;
+            args.flags.apply(&mut effective.server)?;
+            runtime.block_on(member::run(effective.server))
+        }
         Command::Cluster(args) => runtime.block_on(cluster::up(args)),
+        Command::Config(ConfigCommand::Check { file, sources }) => {
+            match load_config(Some(&file), &sources) {
+                Ok(_) => println!("{}: ok", file.display()),
+                Err(error) => {
+                    eprintln!("{}: {error:#}", file.display());
+                    std::process::exit(1);
+                }
+            }
+            Ok(())
+        }
+        Command::Config(ConfigCommand::Keys) => {
+            for key in config::sections::all_keys() {
+                println!("{key}");
+            }
+            Ok(())
+        }
+        Command::Config(ConfigCommand::Print { file, sources }) => {
+            let effective = load_config(file.as_deref(), &sources)?;
+            print!("{}", config::render(&effective.file));
+            Ok(())
+        }
         Command::Bench(args) => runtime.block_on(bench::run(args)),
     }
 }
@@ -77,10 +150,49 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
     config.tick_ms = args.tick_ms;
     config.packet_bytes_max = args.packet_bytes_max;
     config.snapshot_every_txns = args.snapshot_every_txns;
+    serve(config, "herald dev").await
+}
+
+/// Reads the file, environment and hostname, and resolves the configuration.
+fn load_config(
+    file: Option<&std::path::Path>,
+    sources: &ConfigSourceArgs,
+) -> anyhow::Result<config::Effective> {
+    let file_text = file
+        .map(|path| {
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+        })
+        .transpose()?;
+    let hostname = sources.hostname.clone().or_else(machine_hostname);
+    let effective = config::resolve(&config::Sources {
+        file_text: file_text.as_deref(),
+        // vars() would panic on a variable that is not UTF-8; such a one
+        // cannot be a HERALD_ setting anyway.
+        environment: std::env::vars_os()
+            .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
+            .collect(),
+        sets: sources.sets.clone(),
+        hostname,
+    })?;
+    Ok(effective)
+}
+
+/// `$HOSTNAME` (set in every Kubernetes container), else the kernel's hostname.
+fn machine_hostname() -> Option<String> {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|name| !name.trim().is_empty())
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|name| name.trim().to_string())
+}
+
+/// Runs a node until it stops by itself or a SIGTERM / ctrl-c arrives.
+async fn serve(config: ServerConfig, label: &str) -> anyhow::Result<()> {
+    let data_dir = config.data_dir.clone();
     let mut node = RunningServer::start(config).await.context("starting the node")?;
-    let data_dir = std::fs::canonicalize(&args.data_dir).unwrap_or(args.data_dir);
-    println!("herald dev: ZooKeeper protocol on {}", node.client_address());
-    println!("herald dev: data in {}", data_dir.display());
+    let data_dir = std::fs::canonicalize(&data_dir).unwrap_or(data_dir);
+    println!("{label}: ZooKeeper protocol on {}", node.client_address());
+    println!("{label}: data in {}", data_dir.display());
     let stopped_by_itself = tokio::select! {
         result = node.wait() => Some(result),
         () = shutdown_signal() => None,
@@ -88,7 +200,7 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
     match stopped_by_itself {
         Some(result) => result.context("node stopped"),
         None => {
-            println!("herald dev: shutting down");
+            println!("{label}: shutting down");
             node.shutdown().await.context("shutting down")
         }
     }

@@ -9,33 +9,95 @@ use clap::Args;
 use server::config::{EnsembleConfig, EnsembleMember, ServerRole};
 use server::{Mode, NodeStatus, RunningServer, ServerConfig, SyncKind};
 
-#[derive(Args, Debug, Clone)]
-pub struct ServerArgs {
+/// Flags of `herald server` that override the configuration file (handy
+/// on one machine and in scripts; `herald cluster` uses them).
+#[derive(Args, Debug, Clone, Default)]
+pub struct ServerFlags {
     /// This member's id (one of the `--member` ids).
-    #[arg(long, env = "HERALD_ID")]
+    #[arg(long)]
     pub id: Option<u64>,
     /// Address of the ZooKeeper client port.
-    #[arg(long, default_value = "127.0.0.1:2181", env = "HERALD_LISTEN")]
-    pub listen: SocketAddr,
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
     /// Where the other members connect.
-    #[arg(long, default_value = "127.0.0.1:2888", env = "HERALD_PEER_LISTEN")]
-    pub peer_listen: SocketAddr,
+    #[arg(long)]
+    pub peer_listen: Option<SocketAddr>,
     /// One member of the ensemble as `ID=HOST:PEER_PORT`, or
-    /// `ID=HOST:PEER_PORT:observer`; repeat for every member, this one included.
+    /// `ID=HOST:PEER_PORT:observer`; repeat for every member, this one
+    /// included. Replaces the file's `[ensemble]` members.
     #[arg(long = "member", value_name = "ID=HOST:PORT[:observer]")]
     pub members: Vec<String>,
     /// A file holding the secret every member proves it knows.
-    #[arg(long, env = "HERALD_SECRET_FILE")]
+    #[arg(long)]
     pub secret_file: Option<PathBuf>,
     /// Directory for the txn log, snapshots and epochs; created if missing.
-    #[arg(long, default_value = "herald-data", env = "HERALD_DATA_DIR")]
-    pub data_dir: PathBuf,
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
     /// Base time unit in milliseconds; session timeouts are negotiated into [2, 20] ticks.
-    #[arg(long, default_value_t = server::config::TICK_MS_DEFAULT)]
-    pub tick_ms: u32,
+    #[arg(long)]
+    pub tick_ms: Option<u32>,
     /// Txns a leader keeps to catch a member up one by one; further behind, a snapshot.
-    #[arg(long, default_value_t = server::config::SYNC_DIFF_TXNS_MAX_DEFAULT)]
-    pub sync_diff_txns_max: usize,
+    #[arg(long)]
+    pub sync_diff_txns_max: Option<usize>,
+}
+
+impl ServerFlags {
+    /// Applies the flags that were given on top of `config`.
+    pub fn apply(&self, config: &mut ServerConfig) -> anyhow::Result<()> {
+        if let Some(listen) = self.listen {
+            config.client_listen = listen;
+        }
+        if let Some(data_dir) = &self.data_dir {
+            config.data_dir = data_dir.clone();
+        }
+        if let Some(tick_ms) = self.tick_ms {
+            config.tick_ms = tick_ms;
+        }
+        if !self.members.is_empty() {
+            let members = self
+                .members
+                .iter()
+                .map(|member| parse_member(member))
+                .collect::<Result<Vec<_>, _>>()?;
+            let id = self
+                .id
+                .or(config.ensemble.as_ref().map(|ensemble| ensemble.me))
+                .context("--id is required with --member")?;
+            let peer_listen = self
+                .peer_listen
+                .or(config.ensemble.as_ref().map(|ensemble| ensemble.peer_listen))
+                .context("--peer-listen is required with --member")?;
+            let previous = config.ensemble.take();
+            let mut ensemble = EnsembleConfig::new(id, members, peer_listen);
+            if let Some(previous) = previous {
+                ensemble.secret = previous.secret;
+                ensemble.peer_tick_ms = previous.peer_tick_ms;
+                ensemble.sync_diff_txns_max = previous.sync_diff_txns_max;
+            }
+            config.ensemble = Some(ensemble);
+        }
+        if let Some(ensemble) = config.ensemble.as_mut() {
+            if let Some(id) = self.id {
+                ensemble.me = id;
+            }
+            if let Some(peer_listen) = self.peer_listen {
+                ensemble.peer_listen = peer_listen;
+            }
+            if let Some(max) = self.sync_diff_txns_max {
+                ensemble.sync_diff_txns_max = max;
+            }
+            if let Some(path) = &self.secret_file {
+                let secret = std::fs::read_to_string(path)
+                    .with_context(|| format!("--secret-file {}", path.display()))?;
+                ensemble.secret = Some(secret.trim().to_string());
+            }
+        } else if self.id.is_some() || self.peer_listen.is_some() || self.secret_file.is_some() {
+            bail!(
+                "--id, --peer-listen and --secret-file need an ensemble (--member or [ensemble])"
+            );
+        }
+        Ok(())
+    }
 }
 
 /// Parses `ID=HOST:PORT[:observer|:participant]`.
@@ -56,33 +118,15 @@ pub fn parse_member(text: &str) -> anyhow::Result<EnsembleMember> {
     Ok(EnsembleMember { id, peer_address: peer_address.to_string(), client_address: None, role })
 }
 
-pub fn config(args: &ServerArgs) -> anyhow::Result<ServerConfig> {
-    let mut config = ServerConfig::new(args.listen, &args.data_dir);
-    config.tick_ms = args.tick_ms;
-    if args.members.is_empty() {
-        return Ok(config);
-    }
-    let members =
-        args.members.iter().map(|member| parse_member(member)).collect::<Result<Vec<_>, _>>()?;
-    let id = args.id.context("--id is required with --member")?;
-    let mut ensemble = EnsembleConfig::new(id, members, args.peer_listen);
-    ensemble.sync_diff_txns_max = args.sync_diff_txns_max;
-    if let Some(path) = &args.secret_file {
-        let secret = std::fs::read_to_string(path)
-            .with_context(|| format!("--secret-file {}", path.display()))?;
-        ensemble.secret = Some(secret.trim().to_string());
-    }
-    config.ensemble = Some(ensemble);
-    Ok(config)
-}
-
-pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
-    let config = config(&args)?;
-    let members = config.ensemble.as_ref().map(|ensemble| ensemble.members.len());
+pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
+    let membership = config.ensemble.as_ref().map(|ensemble| (ensemble.me, ensemble.members.len()));
+    let data_dir = config.data_dir.clone();
     let mut node = RunningServer::start(config).await.context("starting the member")?;
+    let data_dir = std::fs::canonicalize(&data_dir).unwrap_or(data_dir);
     println!("herald server: ZooKeeper protocol on {}", node.client_address());
-    if let Some(count) = members {
-        println!("herald server: member {} of an ensemble of {count}", args.id.unwrap_or_default());
+    println!("herald server: data in {}", data_dir.display());
+    if let Some((me, count)) = membership {
+        println!("herald server: member {me} of an ensemble of {count}");
     }
     let mut status = node.watch_status();
     print_status(*status.borrow());
@@ -127,6 +171,29 @@ fn print_status(status: NodeStatus) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flags_build_an_ensemble_on_top_of_the_defaults() {
+        let mut config = ServerConfig::new("127.0.0.1:2181".parse().unwrap(), "data");
+        let flags = ServerFlags {
+            id: Some(2),
+            peer_listen: Some("127.0.0.1:3182".parse().unwrap()),
+            members: vec![
+                "1=127.0.0.1:3181".into(),
+                "2=127.0.0.1:3182".into(),
+                "3=127.0.0.1:3183".into(),
+            ],
+            tick_ms: Some(200),
+            ..ServerFlags::default()
+        };
+        flags.apply(&mut config).unwrap();
+        let ensemble = config.ensemble.expect("an ensemble");
+        assert_eq!((ensemble.me, ensemble.members.len()), (2, 3));
+        assert_eq!(config.tick_ms, 200);
+        let mut standalone = ServerConfig::new("127.0.0.1:2181".parse().unwrap(), "data");
+        let lone_id = ServerFlags { id: Some(1), ..ServerFlags::default() };
+        assert!(lone_id.apply(&mut standalone).is_err(), "--id alone names no ensemble");
+    }
 
     #[test]
     fn members_parse_with_their_roles() {

@@ -83,6 +83,7 @@ impl Ensemble {
                 if let Some(state) = line.strip_prefix("herald server: ")
                     && !state.starts_with("ZooKeeper protocol")
                     && !state.starts_with("member ")
+                    && !state.starts_with("data in ")
                 {
                     *recorded.lock().unwrap() = state.to_string();
                 }
