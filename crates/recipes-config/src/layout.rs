@@ -63,7 +63,7 @@ mod tests {
 
     #[test]
     fn history_names_sort_by_version_and_parse_back() {
-        let mut names = vec![history_name(10), history_name(9), history_name(0)];
+        let mut names = [history_name(10), history_name(9), history_name(0)];
         names.sort();
         let versions: Vec<i32> = names.iter().filter_map(|n| parse_history_name(n)).collect();
         assert_eq!(versions, [0, 9, 10]);

@@ -104,10 +104,7 @@ impl ConfigStore {
         // Dropped if the evicted entry is already gone (the window was shortened).
         let mut evict_in_multi = true;
         loop {
-            let current = match self.client.check_stat(&paths.value).await? {
-                Some(stat) => Some(stat.version),
-                None => None,
-            };
+            let current = self.client.check_stat(&paths.value).await?.map(|stat| stat.version);
             let version = next_version(current, expected)?;
             let mut multi = self.client.new_multi_writer();
             let evicted = evicted_version(version, self.settings.history_versions);
