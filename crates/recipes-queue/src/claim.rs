@@ -106,10 +106,14 @@ impl Queue {
 
     async fn scan(&self, visibility_timeout_ms: u64) -> Result<Scan, QueueError> {
         let now_ms = self.clock.now_ms();
-        let mut state: Option<QueueState> = None;
+        let (state, _) = self.read_state().await?;
         let mut wake_at_ms: Option<u64> = None;
         let mut busy = Vec::new();
         for priority in (0..PRIORITY_LEVELS).rev() {
+            // A lane that never held an item has nothing to list.
+            if state.next_sequence[usize::from(priority)] == 0 {
+                continue;
+            }
             let mut visited = 0;
             for bucket in
                 sorted_children(&self.client, &self.layout.lane(priority), parse_bucket_name)
@@ -119,7 +123,7 @@ impl Queue {
                 let sequences =
                     sorted_children(&self.client, &bucket_path, parse_item_name).await?;
                 if sequences.is_empty() {
-                    self.remove_bucket_if_closed(priority, bucket, &mut state).await?;
+                    self.remove_bucket_if_closed(priority, bucket, &state).await?;
                     continue;
                 }
                 for sequence in sequences {
@@ -225,13 +229,9 @@ impl Queue {
         &self,
         priority: u8,
         bucket: u64,
-        state: &mut Option<QueueState>,
+        state: &QueueState,
     ) -> Result<(), QueueError> {
-        if state.is_none() {
-            *state = Some(self.read_state().await?.0);
-        }
-        let next_sequence =
-            state.as_ref().map_or(0, |state| state.next_sequence[usize::from(priority)]);
+        let next_sequence = state.next_sequence[usize::from(priority)];
         if self.layout.bucket_is_closed(bucket, next_sequence) {
             match self.client.delete(&self.layout.bucket(priority, bucket), None).await {
                 Ok(()) | Err(ZkError::NoNode | ZkError::NotEmpty) => {}

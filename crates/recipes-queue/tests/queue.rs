@@ -358,3 +358,59 @@ async fn bad_requests_get_clear_errors() {
     let bad_name = Queue::open(ensemble.client().await, "../x", config, Arc::new(clock)).await;
     assert!(matches!(bad_name, Err(QueueError::Invalid(_))));
 }
+
+#[tokio::test]
+async fn consumers_killed_mid_claim_lose_nothing() {
+    let ensemble = Ensemble::start().await;
+    let config = QueueConfig { items_per_bucket: 64, max_items: 10_000, ..config("killed") };
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let producer =
+        Queue::open(ensemble.client().await, "jobs", config.clone(), clock.clone()).await.unwrap();
+    const ITEMS: u64 = 600;
+    for n in 0..ITEMS {
+        put(&producer, json!(n), 0).await;
+    }
+    let mut workers = Vec::new();
+    for worker in 0..3u64 {
+        let (address, config, clock) = (ensemble.address(), config.clone(), clock.clone());
+        workers.push(tokio::spawn(async move {
+            let mut acked = Vec::new();
+            let mut killed_holding_claims = 0u64;
+            // Each incarnation acks a few items, then dies holding one claim.
+            loop {
+                let client = common::connect(&address).await;
+                let queue =
+                    Queue::open(client, "jobs", config.clone(), clock.clone()).await.unwrap();
+                let mut drained = true;
+                for _ in 0..(7 + worker) {
+                    let request = ClaimRequest { visibility_timeout_ms: 60_000, wait_ms: 2_000 };
+                    let Some(claimed) = queue.claim(request).await.unwrap() else { break };
+                    queue.ack(claimed.receipt).await.unwrap();
+                    acked.push(claimed.payload.as_u64().unwrap());
+                    drained = false;
+                }
+                if drained {
+                    return (acked, killed_holding_claims);
+                }
+                if queue.claim(now_claim(60_000)).await.unwrap().is_some() {
+                    killed_holding_claims += 1;
+                }
+                // The only handle on the session drops: the session closes and its
+                // claim goes with it, long before the 60 s visibility timeout.
+                drop(queue);
+            }
+        }));
+    }
+    let mut all = Vec::new();
+    let mut killed_holding_claims = 0;
+    for worker in workers {
+        let (acked, killed) = within("workers drain", worker).await.unwrap();
+        all.extend(acked);
+        killed_holding_claims += killed;
+    }
+    assert!(killed_holding_claims > 10, "consumers died holding claims: {killed_holding_claims}");
+    let distinct: BTreeSet<u64> = all.iter().copied().collect();
+    assert_eq!(all.len() as u64, ITEMS, "no item acknowledged twice");
+    assert_eq!(distinct, (0..ITEMS).collect(), "no item lost");
+    assert_eq!(producer.stats().await.unwrap().depth, 0);
+}

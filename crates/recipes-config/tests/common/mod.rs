@@ -30,13 +30,22 @@ impl Ensemble {
         Ensemble { address: node.client_address().to_string(), _node: Some((node, data_dir)) }
     }
 
-    pub async fn client(&self) -> Client {
-        Client::connector()
-            .with_session_timeout(Duration::from_secs(4))
-            .connect(&self.address)
-            .await
-            .expect("client connects")
+    pub fn address(&self) -> String {
+        self.address.clone()
     }
+
+    pub async fn client(&self) -> Client {
+        connect(&self.address).await
+    }
+}
+
+/// A new session on the server at `address`.
+pub async fn connect(address: &str) -> Client {
+    Client::connector()
+        .with_session_timeout(Duration::from_secs(4))
+        .connect(address)
+        .await
+        .expect("client connects")
 }
 
 /// A root no other test (or earlier run against an external server) has used.
