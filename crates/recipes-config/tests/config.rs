@@ -208,3 +208,17 @@ async fn a_namespace_schema_refuses_invalid_values() {
     config.set_schema("billing", None).await.unwrap();
     config.put("billing", "plan", json!("free-form"), Expected::Any).await.unwrap();
 }
+
+/// HTTP handlers run on a multi-threaded runtime: every operation's future must be `Send`.
+#[tokio::test]
+async fn operation_futures_can_move_between_threads() {
+    fn assert_send<T: Send>(_: &T) {}
+    let ensemble = Ensemble::start().await;
+    let config = store(&ensemble, &settings("send")).await;
+    assert_send(&config.get("a", "k"));
+    assert_send(&config.put("a", "k", json!(1), Expected::Any));
+    assert_send(&config.history("a", "k"));
+    assert_send(&config.set_schema("a", None));
+    let mut stream = config.changes("a", "k", None).unwrap();
+    assert_send(&stream.next());
+}

@@ -414,3 +414,24 @@ async fn consumers_killed_mid_claim_lose_nothing() {
     assert_eq!(distinct, (0..ITEMS).collect(), "no item lost");
     assert_eq!(producer.stats().await.unwrap().depth, 0);
 }
+
+/// HTTP handlers run on a multi-threaded runtime: every operation's future must be `Send`.
+#[tokio::test]
+async fn operation_futures_can_move_between_threads() {
+    fn assert_send<T: Send>(_: &T) {}
+    let ensemble = Ensemble::start().await;
+    let clock = ManualClock::new(START_MS);
+    let queue = open(&ensemble, &config("send"), &clock).await;
+    let receipt = recipes_queue::Receipt {
+        item: recipes_queue::ItemId { priority: 0, sequence: 0 },
+        version: 1,
+    };
+    assert_send(&queue.enqueue(EnqueueRequest::new(json!(1))));
+    assert_send(&queue.claim(now_claim(1)));
+    assert_send(&queue.ack(receipt));
+    assert_send(&queue.nack(receipt, 0));
+    assert_send(&queue.extend(receipt, 1));
+    assert_send(&queue.stats());
+    assert_send(&queue.dead_letters(1));
+    assert_send(&Queue::open(ensemble.client().await, "x", config("send"), Arc::new(clock)));
+}
