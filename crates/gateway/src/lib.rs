@@ -1,0 +1,63 @@
+//! Herald's REST gateway: a ZooKeeper client of the ensemble (Herald's or Apache
+//! ZooKeeper's) that offers leases, raw znodes and coordination recipes as JSON over HTTP.
+//!
+//! Module map:
+//! - [`config`]: the one configuration struct and its limits.
+//! - [`state`]: `AppState`, the state every handler (and every recipe router) shares.
+//! - [`error`]: `ApiError`, the single `application/problem+json` error response.
+//! - [`auth`]: bearer tokens → ZooKeeper digest identities.
+//! - [`sessions`]: the shared per-identity ZooKeeper sessions.
+//! - [`leases`]: leases = ZooKeeper sessions, resumable from their id anywhere.
+//! - [`routes`]: one module per resource, each with its own `router()`, mounted in
+//!   [`routes::api_router`].
+//! - [`app`] wires routes, OpenAPI (`/openapi.json`, docs at `/docs`) and the tower layers
+//!   (request ids, body limit, timeout, auth).
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod leases;
+pub mod routes;
+pub mod sessions;
+pub mod state;
+
+use axum::Router;
+use axum::http::{HeaderName, StatusCode};
+use axum::response::IntoResponse;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub use config::{DigestIdentity, GatewayConfig};
+pub use error::{ApiError, Problem};
+pub use state::AppState;
+
+/// Header carrying the request id (set if the caller did not send one, echoed back).
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The whole gateway as a router: tests drive it with `oneshot`, binaries serve it.
+pub fn app(state: AppState) -> Router {
+    let (api, openapi) = routes::api_router(&state).split_for_parts();
+    let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
+    let body_bytes_max = state.config().body_bytes_max;
+    Router::new()
+        .merge(api)
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "no-route", "no such endpoint").into_response()
+        })
+        .layer(axum::extract::DefaultBodyLimit::max(body_bytes_max))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http())
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Serves `app(state)` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+}

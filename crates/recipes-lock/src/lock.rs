@@ -1,0 +1,222 @@
+//! Exclusive and read-write locks: acquire, release, inspect, token-guarded write.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+use zookeeper_client::{Client, Error, Stat};
+
+use crate::contenders::{self, Contender, ContenderKind, Decision};
+use crate::error::LockError;
+use crate::protected;
+
+/// A granted lock.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Grant {
+    /// Full path of the contender node that holds the lock.
+    pub node: String,
+    /// Fencing token: the contender node's czxid, strictly increasing across grants.
+    pub token: i64,
+    /// How often this contender was woken by a watch before the grant. With no herd effect
+    /// a waiter is woken once per predecessor that leaves, not once per queue change.
+    pub wakeups: u32,
+}
+
+/// One contender as seen by [`inspect`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Waiter {
+    pub node: String,
+    pub token: i64,
+    pub kind: ContenderKind,
+    /// Session (lease) that owns the contender.
+    pub session_id: i64,
+    /// Server time (ms since the epoch) the contender was created or last updated: for a
+    /// holder this is when it was granted.
+    pub since_ms: i64,
+}
+
+/// Holders and waiters of one lock, in queue order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LockInfo {
+    pub holders: Vec<Waiter>,
+    pub waiters: Vec<Waiter>,
+}
+
+/// A write that only lands if `token` still holds the lock.
+#[derive(Clone, Debug)]
+pub struct GuardedWrite<'a> {
+    pub token: i64,
+    pub path: &'a str,
+    pub data: &'a [u8],
+    pub expected_version: Option<i32>,
+}
+
+/// Acquires the lock at `dir` for the session of `client`, waiting up to `wait`
+/// (`Duration::ZERO` = try once). On timeout our contender is removed again.
+pub async fn acquire(
+    client: &Client,
+    dir: &str,
+    kind: ContenderKind,
+    data: &[u8],
+    wait: Duration,
+) -> Result<Grant, LockError> {
+    protected::ensure_directory(client, dir).await?;
+    let (own, created) = protected::create_contender(client, dir, kind, data).await?;
+    let own_path = format!("{dir}/{own}");
+    let deadline = Instant::now() + wait;
+    let mut wakeups = 0;
+    let outcome = loop {
+        let children = match client.list_children(dir).await {
+            Ok(children) => children,
+            Err(error) => break Err(error.into()),
+        };
+        let ordered = contenders::ordered(&children);
+        match contenders::decide(&ordered, &own) {
+            None => break Err(LockError::ContenderLost),
+            Some(Decision::Granted) => break Ok(()),
+            Some(Decision::WaitFor(predecessor)) => {
+                let path = format!("{dir}/{predecessor}");
+                let watcher = match client.check_and_watch_stat(&path).await {
+                    Ok((None, _)) => continue,
+                    Ok((Some(_), watcher)) => watcher,
+                    Err(error) => break Err(error.into()),
+                };
+                if Instant::now() >= deadline {
+                    break Err(LockError::NotAcquired);
+                }
+                tokio::select! {
+                    _ = watcher.changed() => wakeups += 1,
+                    () = tokio::time::sleep_until(deadline) => break Err(LockError::NotAcquired),
+                }
+            }
+        }
+    };
+    match outcome {
+        Ok(()) => {
+            // A waiter marks its grant time in the node's mtime so inspect can report how
+            // long the lock has been held; an immediate grant's ctime already says it.
+            if wakeups > 0 {
+                client.set_data(&own_path, data, None).await?;
+            }
+            Ok(Grant { node: own_path, token: created.czxid, wakeups })
+        }
+        Err(error) => {
+            remove_quietly(client, &own_path).await;
+            Err(error)
+        }
+    }
+}
+
+/// Deletes our contender, tolerating that it is already gone.
+async fn remove_quietly(client: &Client, path: &str) {
+    if let Err(error) = client.delete(path, None).await
+        && error != Error::NoNode
+    {
+        tracing::warn!(%path, %error, "could not remove an abandoned lock contender");
+    }
+}
+
+/// The contender of `dir` whose fencing token is `token`, with its stat and queue order.
+pub async fn find_by_token(
+    client: &Client,
+    dir: &str,
+    token: i64,
+) -> Result<(Vec<Contender>, Contender, Stat), LockError> {
+    let children = match client.list_children(dir).await {
+        Ok(children) => children,
+        Err(Error::NoNode) => return Err(LockError::UnknownToken(token)),
+        Err(error) => return Err(error.into()),
+    };
+    let ordered = contenders::ordered(&children);
+    for contender in &ordered {
+        let path = format!("{dir}/{}", contender.name);
+        if let Some(stat) = client.check_stat(&path).await?
+            && stat.czxid == token
+        {
+            let found = contender.clone();
+            return Ok((ordered, found, stat));
+        }
+    }
+    Err(LockError::UnknownToken(token))
+}
+
+/// Releases (or abandons a wait for) the contender with `token`, which must belong to the
+/// session of `client`.
+pub async fn release(client: &Client, dir: &str, token: i64) -> Result<(), LockError> {
+    let (_, contender, stat) = find_by_token(client, dir, token).await?;
+    if stat.ephemeral_owner != client.session_id().0 {
+        return Err(LockError::NotOwner(token));
+    }
+    match client.delete(&format!("{dir}/{}", contender.name), Some(stat.version)).await {
+        Ok(()) | Err(Error::NoNode) => Ok(()),
+        // Our own node changed version under us: only our own session writes it.
+        Err(Error::BadVersion) => client
+            .delete(&format!("{dir}/{}", contender.name), None)
+            .await
+            .or_else(|error| if error == Error::NoNode { Ok(()) } else { Err(error.into()) }),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Holders and waiters of the lock at `dir`.
+pub async fn inspect(client: &Client, dir: &str) -> Result<LockInfo, LockError> {
+    let children = match client.list_children(dir).await {
+        Ok(children) => children,
+        Err(Error::NoNode) => return Ok(LockInfo::default()),
+        Err(error) => return Err(error.into()),
+    };
+    let ordered = contenders::ordered(&children);
+    let holder_count = contenders::holders(&ordered).len();
+    let mut info = LockInfo::default();
+    for (index, contender) in ordered.iter().enumerate() {
+        let path = format!("{dir}/{}", contender.name);
+        let Some(stat) = client.check_stat(&path).await? else { continue };
+        let waiter = Waiter {
+            node: path,
+            token: stat.czxid,
+            kind: contender.kind,
+            session_id: stat.ephemeral_owner,
+            since_ms: stat.mtime,
+        };
+        if index < holder_count { info.holders.push(waiter) } else { info.waiters.push(waiter) }
+    }
+    Ok(info)
+}
+
+/// Writes `write.data` to `write.path` only if `write.token` holds the lock at `dir`
+/// exclusively. The check and the write are one multi: if the holder's node is deleted
+/// (released, lease lost) between our check and the write, the whole multi fails.
+pub async fn guarded_write(
+    client: &Client,
+    dir: &str,
+    write: &GuardedWrite<'_>,
+) -> Result<Stat, LockError> {
+    let (ordered, contender, stat) = match find_by_token(client, dir, write.token).await {
+        Ok(found) => found,
+        // A token that named a contender once but does not any more is a stale holder.
+        Err(LockError::UnknownToken(token)) => return Err(LockError::NotHolder(token)),
+        Err(error) => return Err(error),
+    };
+    if contender.kind != ContenderKind::Exclusive {
+        return Err(LockError::WrongKind("a guarded write needs an exclusive (write) grant"));
+    }
+    if contenders::decide(&ordered, &contender.name) != Some(Decision::Granted) {
+        return Err(LockError::NotHolder(write.token));
+    }
+    let holder_path = format!("{dir}/{}", contender.name);
+    let mut multi = client.new_multi_writer();
+    multi.add_check_version(&holder_path, stat.version)?;
+    multi.add_set_data(write.path, write.data, write.expected_version)?;
+    match multi.commit().await {
+        Ok(results) => match results.into_iter().nth(1) {
+            Some(zookeeper_client::MultiWriteResult::SetData { stat }) => Ok(stat),
+            _ => Err(Error::UnexpectedError("multi returned no setData result".into()).into()),
+        },
+        Err(zookeeper_client::MultiWriteError::OperationFailed { index: 0, .. }) => {
+            Err(LockError::NotHolder(write.token))
+        }
+        Err(zookeeper_client::MultiWriteError::OperationFailed { source, .. }) => {
+            Err(LockError::WriteFailed(source))
+        }
+        Err(zookeeper_client::MultiWriteError::RequestFailed { source }) => Err(source.into()),
+    }
+}
