@@ -35,4 +35,4 @@ pub use enqueue::{EnqueueRequest, Enqueued};
 pub use error::QueueError;
 pub use layout::{ItemId, Receipt};
 pub use queue::{DeadLetter, Queue, QueueStats};
-pub use settle::NackOutcome;
+pub use settle::{Extended, NackOutcome};

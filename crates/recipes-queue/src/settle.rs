@@ -11,6 +11,14 @@ use crate::layout::{ItemId, Receipt};
 use crate::queue::{Queue, multi_failure, persistent};
 use crate::records::{DeadLetterRecord, ItemRecord, decode, encode};
 
+/// A claim after [`Queue::extend`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Extended {
+    /// Replaces the receipt the claim had.
+    pub receipt: Receipt,
+    pub claimed_until_ms: u64,
+}
+
 /// Where a nacked item went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -82,19 +90,20 @@ impl Queue {
     }
 
     /// Moves the claim's deadline to `visibility_timeout_ms` from now. Returns the new
-    /// receipt (the item's version changes); the old one stops working.
+    /// receipt (the item's version changes; the old one stops working) and deadline.
     pub async fn extend(
         &self,
         receipt: Receipt,
         visibility_timeout_ms: u64,
-    ) -> Result<Receipt, QueueError> {
+    ) -> Result<Extended, QueueError> {
         if visibility_timeout_ms == 0 || visibility_timeout_ms > VISIBILITY_TIMEOUT_MS_MAX {
             return Err(QueueError::Invalid(format!(
                 "visibility_timeout_ms must be 1..={VISIBILITY_TIMEOUT_MS_MAX}"
             )));
         }
         let mut record = self.load_claimed(receipt).await?;
-        record.claimed_until_ms = Some(self.clock.now_ms().saturating_add(visibility_timeout_ms));
+        let claimed_until_ms = self.clock.now_ms().saturating_add(visibility_timeout_ms);
+        record.claimed_until_ms = Some(claimed_until_ms);
         let mut multi = self.client.new_multi_writer();
         multi.add_set_data(
             &self.item_path(receipt.item),
@@ -105,9 +114,10 @@ impl Queue {
         multi.add_check_version(&self.layout.claim(receipt.item), 0)?;
         match multi.commit().await.map_err(multi_failure) {
             Ok(results) => match results.first() {
-                Some(MultiWriteResult::SetData { stat }) => {
-                    Ok(Receipt { item: receipt.item, version: stat.version })
-                }
+                Some(MultiWriteResult::SetData { stat }) => Ok(Extended {
+                    receipt: Receipt { item: receipt.item, version: stat.version },
+                    claimed_until_ms,
+                }),
                 _ => Err(QueueError::ZooKeeper(ZkError::UnexpectedError(
                     "multi reply out of order".into(),
                 ))),

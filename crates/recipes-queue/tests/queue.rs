@@ -142,7 +142,9 @@ async fn extend_moves_the_deadline_and_replaces_the_receipt() {
     put(&holder, json!("job"), 0).await;
     let claimed = holder.claim(now_claim(1_000)).await.unwrap().unwrap();
     clock.advance_ms(900);
-    let renewed = holder.extend(claimed.receipt, 5_000).await.unwrap();
+    let extended = holder.extend(claimed.receipt, 5_000).await.unwrap();
+    assert_eq!(extended.claimed_until_ms, START_MS + 900 + 5_000);
+    let renewed = extended.receipt;
     assert_ne!(renewed, claimed.receipt);
     clock.advance_ms(4_999);
     assert_eq!(other.claim(now_claim(1_000)).await.unwrap(), None, "extended claim still holds");

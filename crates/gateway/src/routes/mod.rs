@@ -4,6 +4,7 @@
 
 pub mod health;
 pub mod leases;
+pub mod queue;
 
 use std::time::Duration;
 
@@ -42,9 +43,12 @@ impl utoipa::Modify for BearerAuth {
 /// Every API route with its OpenAPI description.
 pub fn api_router(state: &AppState) -> OpenApiRouter<AppState> {
     let timeout = state.config().request_timeout;
-    let bounded = OpenApiRouter::new().merge(leases::router()).layer(timeout_layer(timeout));
+    let bounded = OpenApiRouter::new()
+        .merge(leases::router())
+        .merge(queue::router())
+        .layer(timeout_layer(timeout));
     // Long-polls and streams bound themselves (`wait_ms` ≤ WAIT_MS_MAX, SSE until closed).
-    let unbounded = OpenApiRouter::new();
+    let unbounded = OpenApiRouter::new().merge(queue::long_poll_router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(bounded)
         .merge(unbounded)
