@@ -1,85 +1,12 @@
 //! `/v1/queues` through the whole router with `oneshot`, against a real Herald node.
 
-use std::time::Duration;
+mod route_support;
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use gateway::{ApiError, AppState, GatewayConfig, app};
-use http_body_util::BodyExt;
+use axum::http::StatusCode;
+use gateway::ApiError;
 use recipes_queue::QueueError;
-use serde_json::{Value, json};
-use server::{RunningServer, ServerConfig};
-use tempfile::TempDir;
-use tower::ServiceExt;
-
-struct Gateway {
-    app: Router,
-    _node: RunningServer,
-    _data: TempDir,
-}
-
-async fn gateway() -> Gateway {
-    let data = tempfile::tempdir().expect("temporary directory");
-    let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), data.path());
-    config.tick_ms = 100;
-    let node = RunningServer::start(config).await.expect("node starts");
-    let state = AppState::new(GatewayConfig::new(node.client_address().to_string()));
-    Gateway { app: app(state), _node: node, _data: data }
-}
-
-struct Reply {
-    status: StatusCode,
-    content_type: String,
-    body: Value,
-}
-
-fn request(method: &str, uri: &str) -> axum::http::request::Builder {
-    Request::builder().method(method).uri(uri)
-}
-
-async fn call(app: &Router, method: &str, uri: &str, body: Option<Value>) -> Reply {
-    call_with(app, request(method, uri), body).await
-}
-
-async fn call_with(
-    app: &Router,
-    builder: axum::http::request::Builder,
-    body: Option<Value>,
-) -> Reply {
-    let request = match body {
-        Some(body) => builder
-            .header("content-type", "application/json")
-            .body(Body::from(body.to_string()))
-            .unwrap(),
-        None => builder.body(Body::empty()).unwrap(),
-    };
-    let response = tokio::time::timeout(Duration::from_secs(20), app.clone().oneshot(request))
-        .await
-        .expect("the gateway answers in time")
-        .unwrap();
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .map(|value| value.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
-    Reply { status, content_type, body }
-}
-
-async fn lease(app: &Router) -> String {
-    let reply = call(app, "POST", "/v1/leases", Some(json!({"ttl_ms": 4000}))).await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
-    reply.body["id"].as_str().unwrap().to_owned()
-}
-
-fn assert_problem(reply: &Reply, status: StatusCode, kind: &str) {
-    assert_eq!(reply.status, status, "{:?}", reply.body);
-    assert_eq!(reply.content_type, "application/problem+json");
-    assert_eq!(reply.body["type"], format!("urn:herald:problem:{kind}"), "{:?}", reply.body);
-}
+use route_support::{assert_problem, call, call_with, gateway, lease, request};
+use serde_json::json;
 
 #[tokio::test]
 async fn enqueue_claim_ack_in_priority_order_with_idempotency_and_stats() {

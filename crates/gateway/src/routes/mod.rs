@@ -2,6 +2,7 @@
 //! line below. Per-request timeouts apply to everything except long-polls and streams,
 //! which carry their own bounds.
 
+pub mod config;
 pub mod health;
 pub mod leases;
 pub mod queue;
@@ -46,9 +47,11 @@ pub fn api_router(state: &AppState) -> OpenApiRouter<AppState> {
     let bounded = OpenApiRouter::new()
         .merge(leases::router())
         .merge(queue::router())
+        .merge(config::router())
         .layer(timeout_layer(timeout));
     // Long-polls and streams bound themselves (`wait_ms` ≤ WAIT_MS_MAX, SSE until closed).
-    let unbounded = OpenApiRouter::new().merge(queue::long_poll_router());
+    let unbounded =
+        OpenApiRouter::new().merge(queue::long_poll_router()).merge(config::stream_router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(bounded)
         .merge(unbounded)
