@@ -37,7 +37,8 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// The whole gateway as a router: tests drive it with `oneshot`, binaries serve it.
 pub fn app(state: AppState) -> Router {
-    let (api, openapi) = routes::api_router(&state).split_for_parts();
+    let (api, mut openapi) = routes::api_router(&state).split_for_parts();
+    routes::document_wildcards(&mut openapi);
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
     let body_bytes_max = state.config().body_bytes_max;
     Router::new()

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use tokio::time::Instant;
-use zookeeper_client::{Client, Error, Stat};
+use zookeeper_client::{Client, Error, EventType, Stat};
 
 use crate::contenders::{self, Contender, ContenderKind, Decision};
 use crate::error::LockError;
@@ -84,7 +84,13 @@ pub async fn acquire(
                     break Err(LockError::NotAcquired);
                 }
                 tokio::select! {
-                    _ = watcher.changed() => wakeups += 1,
+                    event = watcher.changed() => {
+                        // Data changes of the predecessor (a grant mark, a proclaim) are not
+                        // departures: look again without counting a wakeup.
+                        if event.event_type != EventType::NodeDataChanged {
+                            wakeups += 1;
+                        }
+                    }
                     () = tokio::time::sleep_until(deadline) => break Err(LockError::NotAcquired),
                 }
             }

@@ -3,9 +3,14 @@
 //! which carry their own bounds.
 
 pub mod config;
+pub mod elections;
 pub mod health;
 pub mod leases;
+pub mod locks;
+pub mod model;
 pub mod queue;
+pub mod watch;
+pub mod znodes;
 
 use std::time::Duration;
 
@@ -46,12 +51,17 @@ pub fn api_router(state: &AppState) -> OpenApiRouter<AppState> {
     let timeout = state.config().request_timeout;
     let bounded = OpenApiRouter::new()
         .merge(leases::router())
+        .merge(znodes::router())
         .merge(queue::router())
         .merge(config::router())
         .layer(timeout_layer(timeout));
     // Long-polls and streams bound themselves (`wait_ms` ≤ WAIT_MS_MAX, SSE until closed).
-    let unbounded =
-        OpenApiRouter::new().merge(queue::long_poll_router()).merge(config::stream_router());
+    let unbounded = OpenApiRouter::new()
+        .merge(locks::router())
+        .merge(elections::router())
+        .merge(watch::router())
+        .merge(queue::long_poll_router())
+        .merge(config::stream_router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(bounded)
         .merge(unbounded)
@@ -61,4 +71,11 @@ pub fn api_router(state: &AppState) -> OpenApiRouter<AppState> {
 
 fn timeout_layer(timeout: Duration) -> TimeoutLayer {
     TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout)
+}
+
+/// axum spells a catch-all segment `{*path}`; OpenAPI knows only `{path}`.
+pub fn document_wildcards(openapi: &mut utoipa::openapi::OpenApi) {
+    let paths = std::mem::take(&mut openapi.paths.paths);
+    openapi.paths.paths =
+        paths.into_iter().map(|(path, item)| (path.replace("{*", "{"), item)).collect();
 }

@@ -1,0 +1,164 @@
+//! Leases (= ZooKeeper sessions) and bearer-token auth over the router.
+
+mod common;
+
+use axum::http::Method;
+use common::{Backend, assert_problem, call, call_with, eventually};
+use gateway::leases::{LEASE_TTL_MS_MAX, LEASE_TTL_MS_MIN};
+use serde_json::json;
+
+async fn open_lease(app: &axum::Router, ttl_ms: u64) -> String {
+    let reply = call(app, Method::POST, "/v1/leases", Some(json!({"ttl_ms": ttl_ms}))).await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    reply.json["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoking_a_lease_removes_its_ephemerals() {
+    let backend = Backend::start().await;
+    let app = backend.app();
+    let lease = open_lease(&app, 2000).await;
+    let root = &backend.root;
+    call(&app, Method::POST, &format!("/v1/znodes/{root}"), Some(json!({}))).await;
+    let eph = call(
+        &app,
+        Method::POST,
+        &format!("/v1/znodes/{root}/me"),
+        Some(json!({"mode": "ephemeral", "lease": lease})),
+    )
+    .await;
+    assert_eq!(eph.status, 201, "{}", eph.text);
+    assert_ne!(eph.json["stat"]["ephemeral_owner"], 0);
+
+    let inspected = call(&app, Method::GET, &format!("/v1/leases/{lease}"), None).await;
+    assert_eq!(inspected.status, 200, "{}", inspected.text);
+    assert_eq!(inspected.json["ephemerals"], json!([format!("/{root}/me")]));
+    assert!(inspected.json["ttl_ms"].as_u64().unwrap() > 0);
+    assert!(
+        inspected.json["remaining_ms"].as_u64().unwrap()
+            <= inspected.json["ttl_ms"].as_u64().unwrap()
+    );
+
+    let revoked = call(&app, Method::DELETE, &format!("/v1/leases/{lease}"), None).await;
+    assert_eq!(revoked.status, 204, "{}", revoked.text);
+    let uri = format!("/v1/stat/{root}/me");
+    eventually("the ephemeral vanishes", || async {
+        call(&app, Method::GET, &uri, None).await.status == 404
+    })
+    .await;
+    let after = call(&app, Method::POST, &format!("/v1/leases/{lease}/keepalive"), None).await;
+    assert_problem(&after, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_restart_loses_no_lease() {
+    let backend = Backend::start().await;
+    let root = &backend.root;
+    let lease = {
+        let first = backend.app();
+        let lease = open_lease(&first, 2000).await;
+        call(&first, Method::POST, &format!("/v1/znodes/{root}"), Some(json!({}))).await;
+        let eph = call(
+            &first,
+            Method::POST,
+            &format!("/v1/znodes/{root}/held"),
+            Some(json!({"mode": "ephemeral", "lease": lease})),
+        )
+        .await;
+        assert_eq!(eph.status, 201);
+        lease
+        // `first` and its state (with the lease's open session) are dropped here.
+    };
+    let second = backend.app();
+    let kept = call(&second, Method::POST, &format!("/v1/leases/{lease}/keepalive"), None).await;
+    assert_eq!(kept.status, 200, "{}", kept.text);
+    let inspected = call(&second, Method::GET, &format!("/v1/leases/{lease}"), None).await;
+    assert_eq!(inspected.json["ephemerals"], json!([format!("/{root}/held")]));
+    assert_eq!(
+        call(&second, Method::DELETE, &format!("/v1/leases/{lease}"), None).await.status,
+        204
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_without_keepalive_ends() {
+    let backend = Backend::start().await;
+    let app = backend.app();
+    let lease = open_lease(&app, 500).await;
+    let root = &backend.root;
+    call(&app, Method::POST, &format!("/v1/znodes/{root}"), Some(json!({}))).await;
+    call(
+        &app,
+        Method::POST,
+        &format!("/v1/znodes/{root}/short"),
+        Some(json!({"mode": "ephemeral", "lease": lease})),
+    )
+    .await;
+    let uri = format!("/v1/stat/{root}/short");
+    eventually("the unkept lease ends", || async {
+        call(&app, Method::GET, &uri, None).await.status == 404
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lease_ttl_bounds() {
+    let backend = Backend::start().await;
+    let app = backend.app();
+    for (ttl, status) in [(LEASE_TTL_MS_MIN - 1, 400), (LEASE_TTL_MS_MAX + 1, 400)] {
+        let reply = call(&app, Method::POST, "/v1/leases", Some(json!({"ttl_ms": ttl}))).await;
+        assert_problem(&reply, status);
+    }
+    for ttl in [LEASE_TTL_MS_MIN, LEASE_TTL_MS_MAX] {
+        let reply = call(&app, Method::POST, "/v1/leases", Some(json!({"ttl_ms": ttl}))).await;
+        assert_eq!(reply.status, 201, "{}", reply.text);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_lease_id_is_refused() {
+    let backend = Backend::start().await;
+    let app = backend.app();
+    let lease = open_lease(&app, 2000).await;
+    let decoded = gateway::leases::LeaseId::decode(&lease).unwrap();
+    let mut forged = decoded.clone();
+    forged.password = vec![0; decoded.password.len()];
+    let reply = call(&app, Method::GET, &format!("/v1/leases/{}", forged.encode()), None).await;
+    assert_problem(&reply, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bearer_tokens_map_to_digest_identities() {
+    let backend = Backend::start().await;
+    let mut config = backend.config();
+    for entry in ["alice-token=alice:pw1", "bob-token=bob:pw2"] {
+        let (token, identity) = gateway::GatewayConfig::parse_token(entry).unwrap();
+        config.tokens.insert(token, identity);
+    }
+    let app = gateway::app(gateway::AppState::new(config));
+    let uri = format!("/v1/znodes/{}", backend.root);
+
+    let anonymous = call(&app, Method::GET, &uri, None).await;
+    assert_problem(&anonymous, 401);
+    let unknown =
+        call_with(&app, Method::GET, &uri, None, &[("authorization", "Bearer nope")]).await;
+    assert_problem(&unknown, 401);
+    assert_eq!(call(&app, Method::GET, "/healthz", None).await.status, 200);
+
+    let alice = [("authorization", "Bearer alice-token")];
+    let bob = [("authorization", "Bearer bob-token")];
+    let created = call_with(
+        &app,
+        Method::POST,
+        &uri,
+        Some(json!({"data": "secret", "acl": "creator"})),
+        &alice,
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let read = call_with(&app, Method::GET, &uri, None, &alice).await;
+    assert_eq!(read.json["data"], "secret");
+    let denied = call_with(&app, Method::GET, &uri, None, &bob).await;
+    assert_problem(&denied, 403);
+    assert_eq!(denied.json["zookeeper_code"], -102);
+}
