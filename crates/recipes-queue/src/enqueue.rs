@@ -68,14 +68,17 @@ impl Queue {
             {
                 return Ok(Enqueued { id: existing, duplicate: true });
             }
+            // State first: any enqueue after this read changes the state's version and
+            // fails our compare-and-set, so the live count read next can only have
+            // shrunk (acks) by the time we commit.
             let (mut state, state_version) = self.read_state().await?;
-            if state.items + state.dead >= self.config.max_items {
+            let live = self.count_children(&self.layout.tally()).await?;
+            if live + state.dead >= self.config.max_items {
                 return Err(QueueError::QueueFull { limit: self.config.max_items });
             }
             let lane = usize::from(request.priority);
             let id = ItemId { priority: request.priority, sequence: state.next_sequence[lane] };
             state.next_sequence[lane] += 1;
-            state.items += 1;
 
             let mut multi = self.client.new_multi_writer();
             multi.add_set_data(&self.layout.state(), &encode(&state), Some(state_version))?;
@@ -84,7 +87,8 @@ impl Queue {
                 multi.add_create(&bucket, b"", &persistent())?;
             }
             multi.add_create(&self.item_path(id), &record_bytes, &persistent())?;
-            let key_op = 2 + usize::from(self.layout.opens_bucket(id.sequence));
+            multi.add_create(&self.layout.tally_entry(id), b"", &persistent())?;
+            let key_op = 3 + usize::from(self.layout.opens_bucket(id.sequence));
             if let Some(key) = &request.idempotency_key {
                 multi.add_create(
                     &self.layout.key(key),

@@ -183,6 +183,17 @@ impl QueueLayout {
         format!("{}/{}", self.dead_bucket(self.bucket_index(sequence)), item_name(sequence))
     }
 
+    /// One empty child per live item, created and deleted in the same multis as the
+    /// item. Its `numChildren` is the live count, kept by the ensemble without a
+    /// compare-and-set, so acks do not contend on the state node. Never listed.
+    pub fn tally(&self) -> String {
+        format!("{}/tally", self.base)
+    }
+
+    pub fn tally_entry(&self, id: ItemId) -> String {
+        format!("{}/tally/{id}", self.base)
+    }
+
     pub fn keys(&self) -> String {
         format!("{}/keys", self.base)
     }

@@ -12,10 +12,12 @@
 //! - [`error`]: the typed errors a gateway maps to HTTP statuses.
 //!
 //! Layout under `{root}/{queue}`:
-//! `state` (counters, a CAS point), `lanes/p{priority}/b-{bucket}/i-{seq}` (items,
-//! sharded so no getChildren approaches the packet limit), `claims/{item}` (ephemeral,
-//! owned by the claimer's session), `dead/b-{bucket}/i-{seq}` (dead letters),
-//! `keys/{idempotency key}` (points at the item it created).
+//! `state` (sequence counters, the compare-and-set point of enqueues),
+//! `lanes/p{priority}/b-{bucket}/i-{seq}` (items, sharded so no getChildren approaches
+//! the packet limit), `claims/{item}` (ephemeral, owned by the claimer's session),
+//! `tally/{item}` (one entry per live item: its parent's child count is the depth),
+//! `dead/b-{bucket}/i-{seq}` (dead letters), `keys/{idempotency key}` (points at the
+//! item it created). `claims` and `tally` are counted from their Stat, never listed.
 
 pub mod claim;
 pub mod clock;

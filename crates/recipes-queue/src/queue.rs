@@ -99,7 +99,8 @@ impl Queue {
         items_per_bucket: u32,
     ) -> Result<Vec<u8>, QueueError> {
         client.mkdir(&layout.base, &persistent()).await?;
-        let mut directories = vec![layout.lanes(), layout.claims(), layout.dead(), layout.keys()];
+        let mut directories =
+            vec![layout.lanes(), layout.claims(), layout.dead(), layout.keys(), layout.tally()];
         directories.extend((0..PRIORITY_LEVELS).map(|priority| layout.lane(priority)));
         for directory in directories {
             match client.create(&directory, b"", &persistent()).await {
@@ -138,12 +139,11 @@ impl Queue {
 
     pub async fn stats(&self) -> Result<QueueStats, QueueError> {
         let (state, _) = self.read_state().await?;
-        // The claims directory is counted from its Stat, never listed.
-        let claims = self.client.check_stat(&self.layout.claims()).await?;
-        let in_flight =
-            claims.map(|stat| u64::try_from(stat.num_children).unwrap_or(0)).unwrap_or(0);
+        // Both directories are counted from their Stat, never listed.
+        let in_flight = self.count_children(&self.layout.claims()).await?;
+        let depth = self.count_children(&self.layout.tally()).await?;
         Ok(QueueStats {
-            depth: state.items,
+            depth,
             in_flight,
             dead_letters: state.dead,
             max_items: self.config.max_items,
@@ -176,6 +176,11 @@ impl Queue {
             }
         }
         Ok(letters)
+    }
+
+    pub(crate) async fn count_children(&self, path: &str) -> Result<u64, QueueError> {
+        let stat = self.client.check_stat(path).await?;
+        Ok(stat.map_or(0, |stat| u64::try_from(stat.num_children).unwrap_or(0)))
     }
 
     pub(crate) fn item_path(&self, id: ItemId) -> String {

@@ -35,13 +35,12 @@ pub struct DeadLetterRecord {
     pub record: ItemRecord,
 }
 
-/// The queue's counters: one znode updated with compare-and-set by every enqueue, ack
-/// and dead-lettering. It makes the size bound exact and names items without a
-/// sequential create, so an item and its idempotency key are written in one multi.
+/// The queue's counters: one znode updated with compare-and-set by every enqueue and
+/// dead-lettering (acks leave it alone, see `QueueLayout::tally`). It names items
+/// without a sequential create, so an item and its idempotency key are written in one
+/// multi, and serializes enqueues, which makes the size bound exact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueState {
-    /// Live items, claimed or not.
-    pub items: u64,
     /// Dead letters held.
     pub dead: u64,
     /// Next sequence number of each priority lane.
@@ -54,7 +53,6 @@ pub struct QueueState {
 impl QueueState {
     pub fn new(items_per_bucket: u32) -> QueueState {
         QueueState {
-            items: 0,
             dead: 0,
             next_sequence: vec![0; usize::from(PRIORITY_LEVELS)],
             next_dead_sequence: 0,

@@ -28,24 +28,18 @@ pub enum NackOutcome {
 }
 
 impl Queue {
-    /// Removes the item for good: item and claim deleted in one multi with the state.
+    /// Removes the item for good: claim, item and tally entry deleted in one multi.
     pub async fn ack(&self, receipt: Receipt) -> Result<(), QueueError> {
-        let item_path = self.item_path(receipt.item);
-        loop {
-            let (mut state, state_version) = self.read_state().await?;
-            state.items = state.items.saturating_sub(1);
-            let mut multi = self.client.new_multi_writer();
-            multi.add_delete(&self.layout.claim(receipt.item), None)?;
-            multi.add_delete(&item_path, Some(receipt.version))?;
-            multi.add_set_data(&self.layout.state(), &encode(&state), Some(state_version))?;
-            match multi.commit().await.map_err(multi_failure) {
-                Ok(_) => return Ok(()),
-                Err((Some(2), ZkError::BadVersion)) => continue,
-                Err((Some(_), ZkError::BadVersion | ZkError::NoNode)) => {
-                    return Err(QueueError::ClaimLost { item: receipt.item });
-                }
-                Err((_, error)) => return Err(error.into()),
+        let mut multi = self.client.new_multi_writer();
+        multi.add_delete(&self.layout.claim(receipt.item), None)?;
+        multi.add_delete(&self.item_path(receipt.item), Some(receipt.version))?;
+        multi.add_delete(&self.layout.tally_entry(receipt.item), None)?;
+        match multi.commit().await.map_err(multi_failure) {
+            Ok(_) => Ok(()),
+            Err((Some(_), ZkError::BadVersion | ZkError::NoNode)) => {
+                Err(QueueError::ClaimLost { item: receipt.item })
             }
+            Err((_, error)) => Err(error.into()),
         }
     }
 
@@ -159,7 +153,6 @@ impl Queue {
             let (mut state, state_version) = self.read_state().await?;
             let sequence = state.next_dead_sequence;
             state.next_dead_sequence += 1;
-            state.items = state.items.saturating_sub(1);
             state.dead += 1;
             let dead = DeadLetterRecord {
                 item: id.to_string(),
@@ -172,6 +165,7 @@ impl Queue {
                 multi.add_delete(&self.layout.claim(id), None)?;
             }
             multi.add_delete(&self.item_path(id), Some(version))?;
+            multi.add_delete(&self.layout.tally_entry(id), None)?;
             if self.layout.opens_bucket(sequence) {
                 multi.add_create(
                     &self.layout.dead_bucket(self.layout.bucket_index(sequence)),
@@ -194,5 +188,5 @@ impl Queue {
 
 /// Index of the state op in a dead-letter multi.
 fn state_op_index(claimed: bool, opens_bucket: bool) -> usize {
-    2 + usize::from(claimed) + usize::from(opens_bucket)
+    3 + usize::from(claimed) + usize::from(opens_bucket)
 }
