@@ -11,7 +11,7 @@ use zookeeper_client::{Error as ZkError, MultiWriteResult};
 
 use crate::config::{
     CLAIM_WAIT_MS_MAX, CLAIM_WATCHES_MAX, PRIORITY_LEVELS, RESCAN_INTERVAL_MS,
-    SCAN_ITEMS_PER_LANE_MAX, VISIBILITY_TIMEOUT_MS_MAX,
+    VISIBILITY_TIMEOUT_MS_MAX,
 };
 use crate::error::QueueError;
 use crate::layout::{ItemId, Receipt, parse_bucket_name, parse_item_name};
@@ -127,7 +127,7 @@ impl Queue {
                     continue;
                 }
                 for sequence in sequences {
-                    if visited >= SCAN_ITEMS_PER_LANE_MAX {
+                    if visited >= self.config.scan_items_per_lane {
                         break;
                     }
                     visited += 1;

@@ -26,9 +26,9 @@ pub const VISIBILITY_TIMEOUT_MS_MAX: u64 = 12 * 60 * 60 * 1000;
 pub const DELAY_MS_MAX: u64 = 7 * 24 * 60 * 60 * 1000;
 /// Longest long-poll a claim may ask for.
 pub const CLAIM_WAIT_MS_MAX: u64 = 60_000;
-/// Items one claim visits per lane before giving up on that lane: a head of delayed
-/// or claimed items costs a read each, and this bounds a single claim's work.
-pub const SCAN_ITEMS_PER_LANE_MAX: usize = 1_000;
+/// Items one claim visits per lane by default before giving up on that lane: a head
+/// of delayed or claimed items costs a read each, and this bounds a single claim's work.
+pub const SCAN_ITEMS_PER_LANE_DEFAULT: usize = 1_000;
 /// How many busy claims a waiting claimer watches for release.
 pub const CLAIM_WATCHES_MAX: usize = 16;
 /// A waiting claimer rescans at least this often, so visibility deadlines that pass
@@ -49,6 +49,10 @@ pub struct QueueConfig {
     /// Shard size; recorded in the queue's state when the queue is created and taken
     /// from there afterwards, so processes with different configs agree.
     pub items_per_bucket: u32,
+    /// Items a claim visits per lane at most (see [`SCAN_ITEMS_PER_LANE_DEFAULT`]). A
+    /// lane whose first `scan_items_per_lane` items are all delayed or claimed looks
+    /// empty to that claim.
+    pub scan_items_per_lane: usize,
 }
 
 impl Default for QueueConfig {
@@ -58,6 +62,7 @@ impl Default for QueueConfig {
             max_items: MAX_ITEMS_DEFAULT,
             max_attempts: MAX_ATTEMPTS_DEFAULT,
             items_per_bucket: ITEMS_PER_BUCKET_DEFAULT,
+            scan_items_per_lane: SCAN_ITEMS_PER_LANE_DEFAULT,
         }
     }
 }
@@ -73,6 +78,9 @@ impl QueueConfig {
         }
         if self.items_per_bucket == 0 || self.items_per_bucket > ITEMS_PER_BUCKET_MAX {
             return invalid(format!("items_per_bucket must be 1..={ITEMS_PER_BUCKET_MAX}"));
+        }
+        if self.scan_items_per_lane == 0 {
+            return invalid("scan_items_per_lane must be at least 1".to_string());
         }
         if self.max_attempts == 0 {
             return invalid("max_attempts must be at least 1".to_string());
@@ -138,6 +146,8 @@ mod tests {
             QueueConfig { root: "/herald/".into(), ..QueueConfig::default() }.validate().is_err()
         );
         assert!(QueueConfig { max_attempts: 0, ..QueueConfig::default() }.validate().is_err());
+        let no_scan = QueueConfig { scan_items_per_lane: 0, ..QueueConfig::default() };
+        assert!(no_scan.validate().is_err());
         assert!(QueueConfig::default().validate().is_ok());
     }
 }

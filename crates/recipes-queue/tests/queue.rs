@@ -437,3 +437,54 @@ async fn operation_futures_can_move_between_threads() {
     assert_send(&queue.dead_letters(1));
     assert_send(&Queue::open(ensemble.client().await, "x", config("send"), Arc::new(clock)));
 }
+
+#[tokio::test]
+async fn a_claim_visits_at_most_the_configured_items_per_lane() {
+    let ensemble = Ensemble::start().await;
+    let clock = ManualClock::new(START_MS);
+    let base = config("scan-bound");
+    for (scan_items_per_lane, reaches_ready_item) in [(3, false), (4, true)] {
+        let config = QueueConfig {
+            root: format!("{}-{scan_items_per_lane}", base.root),
+            scan_items_per_lane,
+            ..base.clone()
+        };
+        let queue = open(&ensemble, &config, &clock).await;
+        for n in 0..3 {
+            let delayed = EnqueueRequest { delay_ms: 60_000, ..EnqueueRequest::new(json!(n)) };
+            queue.enqueue(delayed).await.unwrap();
+        }
+        put(&queue, json!("ready"), 0).await;
+        let claimed = queue.claim(now_claim(1_000)).await.unwrap();
+        assert_eq!(claimed.is_some(), reaches_ready_item, "scan limit {scan_items_per_lane}");
+    }
+}
+
+#[tokio::test]
+async fn delays_and_visibility_timeouts_are_accepted_at_their_bounds() {
+    use recipes_queue::config::{DELAY_MS_MAX, VISIBILITY_TIMEOUT_MS_MAX};
+    let ensemble = Ensemble::start().await;
+    let clock = ManualClock::new(START_MS);
+    let queue = open(&ensemble, &config("time-bounds"), &clock).await;
+    let at_bound = EnqueueRequest { delay_ms: DELAY_MS_MAX, ..EnqueueRequest::new(json!(1)) };
+    queue.enqueue(at_bound).await.unwrap();
+    let past = EnqueueRequest { delay_ms: DELAY_MS_MAX + 1, ..EnqueueRequest::new(json!(1)) };
+    assert!(matches!(queue.enqueue(past).await, Err(QueueError::Invalid(_))));
+
+    put(&queue, json!("now"), 0).await;
+    let too_long = now_claim(VISIBILITY_TIMEOUT_MS_MAX + 1);
+    assert!(matches!(queue.claim(too_long).await, Err(QueueError::Invalid(_))));
+    let claimed = queue.claim(now_claim(VISIBILITY_TIMEOUT_MS_MAX)).await.unwrap().unwrap();
+    assert_eq!(claimed.claimed_until_ms, START_MS + VISIBILITY_TIMEOUT_MS_MAX);
+    let past = queue.extend(claimed.receipt, VISIBILITY_TIMEOUT_MS_MAX + 1).await;
+    assert!(matches!(past, Err(QueueError::Invalid(_))));
+    let past = queue.nack(claimed.receipt, DELAY_MS_MAX + 1).await;
+    assert!(matches!(past, Err(QueueError::Invalid(_))));
+    // A claim may wait the longest allowed when an item is there at once.
+    let request = ClaimRequest {
+        visibility_timeout_ms: 1_000,
+        wait_ms: recipes_queue::config::CLAIM_WAIT_MS_MAX,
+    };
+    queue.nack(claimed.receipt, 0).await.unwrap();
+    assert!(within("claim at the wait bound", queue.claim(request)).await.unwrap().is_some());
+}
