@@ -2,6 +2,7 @@
 //! sequence order (FIFO within a priority), claim the first claimable item with one
 //! multi, and long-poll on watches when nothing is claimable.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use futures::FutureExt;
@@ -10,7 +11,7 @@ use serde_json::Value;
 use zookeeper_client::{Error as ZkError, MultiWriteResult};
 
 use crate::config::{
-    CLAIM_WAIT_MS_MAX, CLAIM_WATCHES_MAX, PRIORITY_LEVELS, RESCAN_INTERVAL_MS,
+    CLAIM_WAIT_MS_MAX, CLAIM_WATCHES_MAX, CLAIMS_LISTING_MAX, PRIORITY_LEVELS, RESCAN_INTERVAL_MS,
     VISIBILITY_TIMEOUT_MS_MAX,
 };
 use crate::error::QueueError;
@@ -40,7 +41,23 @@ pub struct Claimed {
     pub claimed_until_ms: u64,
 }
 
-/// What one pass over the lanes found.
+/// What one scan pass has learned so far.
+struct Pass {
+    now_ms: u64,
+    visibility_timeout_ms: u64,
+    /// When the earliest delayed item becomes ready or the earliest claim expires.
+    wake_at_ms: Option<u64>,
+    /// Items held by live claims; their release is worth watching.
+    busy: Vec<ItemId>,
+}
+
+impl Pass {
+    fn wake_at(&mut self, at_ms: u64) {
+        self.wake_at_ms = Some(self.wake_at_ms.map_or(at_ms, |earliest| earliest.min(at_ms)));
+    }
+}
+
+/// What one claim attempt found.
 enum Scan {
     Claimed(Claimed),
     Nothing {
@@ -104,11 +121,55 @@ impl Queue {
         }
     }
 
+    /// One claim attempt. A first pass skips items whose claim znode a single listing
+    /// of `claims` shows (no reads for items in flight); only if that finds nothing does
+    /// a second pass read every item, which also finds claims whose visibility
+    /// deadline has passed.
     async fn scan(&self, visibility_timeout_ms: u64) -> Result<Scan, QueueError> {
         let now_ms = self.clock.now_ms();
         let (state, _) = self.read_state().await?;
-        let mut wake_at_ms: Option<u64> = None;
-        let mut busy = Vec::new();
+        let in_flight = self.claimed_items().await?;
+        let mut pass = Pass { now_ms, visibility_timeout_ms, wake_at_ms: None, busy: Vec::new() };
+        if let Some(in_flight) = &in_flight {
+            if let Some(claimed) = self.scan_lanes(&state, &mut pass, Some(in_flight)).await? {
+                return Ok(Scan::Claimed(claimed));
+            }
+            if in_flight.is_empty() {
+                return Ok(Scan::Nothing { wake_at_ms: pass.wake_at_ms, busy: pass.busy });
+            }
+            pass.busy.clear();
+        }
+        if let Some(claimed) = self.scan_lanes(&state, &mut pass, None).await? {
+            return Ok(Scan::Claimed(claimed));
+        }
+        Ok(Scan::Nothing { wake_at_ms: pass.wake_at_ms, busy: pass.busy })
+    }
+
+    /// The items with a claim znode, or `None` when there are too many to list.
+    async fn claimed_items(&self) -> Result<Option<HashSet<ItemId>>, QueueError> {
+        let count = self.count_children(&self.layout.claims()).await?;
+        if count == 0 {
+            return Ok(Some(HashSet::new()));
+        }
+        if count > CLAIMS_LISTING_MAX {
+            return Ok(None);
+        }
+        let names = match self.client.list_children(&self.layout.claims()).await {
+            Ok(names) => names,
+            Err(ZkError::NoNode) => Vec::new(),
+            Err(error) => return Err(error.into()),
+        };
+        Ok(Some(names.iter().filter_map(|name| name.parse().ok()).collect()))
+    }
+
+    /// Walks the lanes from the highest priority, buckets and items in sequence order.
+    /// With `in_flight`, items listed there are skipped unread (and count as busy).
+    async fn scan_lanes(
+        &self,
+        state: &QueueState,
+        pass: &mut Pass,
+        in_flight: Option<&HashSet<ItemId>>,
+    ) -> Result<Option<Claimed>, QueueError> {
         for priority in (0..PRIORITY_LEVELS).rev() {
             // A lane that never held an item has nothing to list.
             if state.next_sequence[usize::from(priority)] == 0 {
@@ -123,63 +184,69 @@ impl Queue {
                 let sequences =
                     sorted_children(&self.client, &bucket_path, parse_item_name).await?;
                 if sequences.is_empty() {
-                    self.remove_bucket_if_closed(priority, bucket, &state).await?;
+                    self.remove_bucket_if_closed(priority, bucket, state).await?;
                     continue;
                 }
                 for sequence in sequences {
                     if visited >= self.config.scan_items_per_lane {
                         break;
                     }
-                    visited += 1;
                     let id = ItemId { priority, sequence };
-                    let path = self.item_path(id);
-                    let (bytes, stat) = match self.client.get_data(&path).await {
-                        Ok(found) => found,
-                        Err(ZkError::NoNode) => continue,
-                        Err(error) => return Err(error.into()),
-                    };
-                    let record: ItemRecord = decode(&path, &bytes)?;
-                    let mut decision = decide(&record, None, now_ms, self.config.max_attempts);
-                    if decision == Decision::CheckClaimNode {
-                        let exists =
-                            self.client.check_stat(&self.layout.claim(id)).await?.is_some();
-                        decision = decide(&record, Some(exists), now_ms, self.config.max_attempts);
+                    if in_flight.is_some_and(|in_flight| in_flight.contains(&id)) {
+                        pass.busy.push(id);
+                        continue;
                     }
-                    match decision {
-                        Decision::Claim { take_over } => {
-                            let until_ms = now_ms.saturating_add(visibility_timeout_ms);
-                            if let Some(claimed) = self
-                                .try_claim(id, record, stat.version, take_over, until_ms)
-                                .await?
-                            {
-                                return Ok(Scan::Claimed(claimed));
-                            }
-                        }
-                        Decision::DeadLetter { claimed } => {
-                            self.move_to_dead(
-                                id,
-                                &record,
-                                stat.version,
-                                claimed,
-                                "attempts exhausted",
-                            )
-                            .await?;
-                        }
-                        Decision::NotReady { visible_at_ms } => {
-                            wake_at_ms =
-                                Some(wake_at_ms.map_or(visible_at_ms, |at| at.min(visible_at_ms)));
-                        }
-                        Decision::Busy { until_ms } => {
-                            wake_at_ms = Some(wake_at_ms.map_or(until_ms, |at| at.min(until_ms)));
-                            busy.push(id);
-                        }
-                        // `decide` with a known claim node never asks to check it again.
-                        Decision::CheckClaimNode => {}
+                    visited += 1;
+                    if let Some(claimed) = self.consider(id, pass, in_flight.is_some()).await? {
+                        return Ok(Some(claimed));
                     }
                 }
             }
         }
-        Ok(Scan::Nothing { wake_at_ms, busy })
+        Ok(None)
+    }
+
+    /// Reads one item and acts on [`decide`]'s verdict. `claim_node_known_absent` when
+    /// the claims listing showed none for it (a claim made since then makes our
+    /// claim's multi fail, which is just a lost race).
+    async fn consider(
+        &self,
+        id: ItemId,
+        pass: &mut Pass,
+        claim_node_known_absent: bool,
+    ) -> Result<Option<Claimed>, QueueError> {
+        let path = self.item_path(id);
+        let (bytes, stat) = match self.client.get_data(&path).await {
+            Ok(found) => found,
+            Err(ZkError::NoNode) => return Ok(None),
+            Err(error) => return Err(error.into()),
+        };
+        let record: ItemRecord = decode(&path, &bytes)?;
+        let (now_ms, max_attempts) = (pass.now_ms, self.config.max_attempts);
+        let known = claim_node_known_absent.then_some(false);
+        let mut decision = decide(&record, known, now_ms, max_attempts);
+        if decision == Decision::CheckClaimNode {
+            let exists = self.client.check_stat(&self.layout.claim(id)).await?.is_some();
+            decision = decide(&record, Some(exists), now_ms, max_attempts);
+        }
+        match decision {
+            Decision::Claim { take_over } => {
+                let until_ms = now_ms.saturating_add(pass.visibility_timeout_ms);
+                return self.try_claim(id, record, stat.version, take_over, until_ms).await;
+            }
+            Decision::DeadLetter { claimed } => {
+                let reason = "attempts exhausted";
+                self.move_to_dead(id, &record, stat.version, claimed, reason).await?;
+            }
+            Decision::NotReady { visible_at_ms } => pass.wake_at(visible_at_ms),
+            Decision::Busy { until_ms } => {
+                pass.wake_at(until_ms);
+                pass.busy.push(id);
+            }
+            // `decide` with a known claim node never asks to check it again.
+            Decision::CheckClaimNode => {}
+        }
+        Ok(None)
     }
 
     /// One multi: bump the item's record (attempts, deadline; this changes the version a

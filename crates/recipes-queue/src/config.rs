@@ -29,6 +29,10 @@ pub const CLAIM_WAIT_MS_MAX: u64 = 60_000;
 /// Items one claim visits per lane by default before giving up on that lane: a head
 /// of delayed or claimed items costs a read each, and this bounds a single claim's work.
 pub const SCAN_ITEMS_PER_LANE_DEFAULT: usize = 1_000;
+/// A claim lists the claims directory (to skip items in flight without reading them)
+/// only while it holds at most this many entries; the listing stays far below the
+/// packet limit (see the test at the bound).
+pub const CLAIMS_LISTING_MAX: u64 = 10_000;
 /// How many busy claims a waiting claimer watches for release.
 pub const CLAIM_WATCHES_MAX: usize = 16;
 /// A waiting claimer rescans at least this often, so visibility deadlines that pass
@@ -112,6 +116,13 @@ mod tests {
         let bucket = crate::layout::bucket_name(u64::MAX);
         let index_bytes = 16 + 4 + BUCKETS_PER_LANE_MAX as usize * (4 + bucket.len());
         assert!(index_bytes * 2 < PACKET_BYTES, "{index_bytes}");
+    }
+
+    #[test]
+    fn a_full_claims_listing_stays_well_under_the_packet_limit() {
+        let longest = crate::layout::ItemId { priority: PRIORITY_LEVELS - 1, sequence: u64::MAX };
+        let reply_bytes = 16 + 4 + CLAIMS_LISTING_MAX as usize * (4 + longest.to_string().len());
+        assert!(reply_bytes * 2 < PACKET_BYTES, "{reply_bytes}");
     }
 
     #[test]
