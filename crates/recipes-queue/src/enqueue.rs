@@ -17,7 +17,9 @@ pub struct EnqueueRequest {
     pub priority: u8,
     /// Not claimable until this long after enqueue.
     pub delay_ms: u64,
-    /// A second enqueue with the same key returns the first item instead of adding one.
+    /// While the item it created is in the queue (claimed or not), a second enqueue with
+    /// the same key returns that item instead of adding one. Ack and dead-lettering
+    /// release the key, so keys are bounded by the queue's size bound.
     pub idempotency_key: Option<String>,
 }
 

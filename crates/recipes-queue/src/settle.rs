@@ -28,12 +28,18 @@ pub enum NackOutcome {
 }
 
 impl Queue {
-    /// Removes the item for good: claim, item and tally entry deleted in one multi.
+    /// Removes the item for good: claim, item, tally entry and idempotency key deleted
+    /// in one multi. The item is read first for its key: keys live as long as their
+    /// item, which keeps them bounded by the queue's size bound.
     pub async fn ack(&self, receipt: Receipt) -> Result<(), QueueError> {
+        let record = self.load_claimed(receipt).await?;
         let mut multi = self.client.new_multi_writer();
         multi.add_delete(&self.layout.claim(receipt.item), None)?;
         multi.add_delete(&self.item_path(receipt.item), Some(receipt.version))?;
         multi.add_delete(&self.layout.tally_entry(receipt.item), None)?;
+        if let Some(key) = &record.idempotency_key {
+            multi.add_delete(&self.layout.key(key), None)?;
+        }
         match multi.commit().await.map_err(multi_failure) {
             Ok(_) => Ok(()),
             Err((Some(_), ZkError::BadVersion | ZkError::NoNode)) => {
@@ -166,6 +172,9 @@ impl Queue {
             }
             multi.add_delete(&self.item_path(id), Some(version))?;
             multi.add_delete(&self.layout.tally_entry(id), None)?;
+            if let Some(key) = &record.idempotency_key {
+                multi.add_delete(&self.layout.key(key), None)?;
+            }
             if self.layout.opens_bucket(sequence) {
                 multi.add_create(
                     &self.layout.dead_bucket(self.layout.bucket_index(sequence)),
@@ -174,7 +183,11 @@ impl Queue {
                 )?;
             }
             multi.add_create(&self.layout.dead_item(sequence), &encode(&dead), &persistent())?;
-            let state_op = state_op_index(claimed, self.layout.opens_bucket(sequence));
+            let state_op = state_op_index(
+                claimed,
+                record.idempotency_key.is_some(),
+                self.layout.opens_bucket(sequence),
+            );
             multi.add_set_data(&self.layout.state(), &encode(&state), Some(state_version))?;
             match multi.commit().await.map_err(multi_failure) {
                 Ok(_) => return Ok(true),
@@ -187,6 +200,6 @@ impl Queue {
 }
 
 /// Index of the state op in a dead-letter multi.
-fn state_op_index(claimed: bool, opens_bucket: bool) -> usize {
-    3 + usize::from(claimed) + usize::from(opens_bucket)
+fn state_op_index(claimed: bool, has_key: bool, opens_bucket: bool) -> usize {
+    3 + usize::from(claimed) + usize::from(has_key) + usize::from(opens_bucket)
 }

@@ -488,3 +488,29 @@ async fn delays_and_visibility_timeouts_are_accepted_at_their_bounds() {
     queue.nack(claimed.receipt, 0).await.unwrap();
     assert!(within("claim at the wait bound", queue.claim(request)).await.unwrap().is_some());
 }
+
+#[tokio::test]
+async fn an_idempotency_key_lives_as_long_as_its_item() {
+    let ensemble = Ensemble::start().await;
+    let clock = ManualClock::new(START_MS);
+    let config = QueueConfig { max_attempts: 1, ..config("key-lifetime") };
+    let queue = open(&ensemble, &config, &clock).await;
+    let keyed = |key: &str| EnqueueRequest {
+        idempotency_key: Some(key.to_string()),
+        ..EnqueueRequest::new(json!(key))
+    };
+    let acked = queue.enqueue(keyed("a")).await.unwrap();
+    let dead = queue.enqueue(keyed("b")).await.unwrap();
+    let first = take(&queue).await;
+    queue.ack(first.receipt).await.unwrap();
+    let second = take(&queue).await;
+    assert_eq!(queue.nack(second.receipt, 0).await.unwrap(), NackOutcome::DeadLettered);
+
+    let again = queue.enqueue(keyed("a")).await.unwrap();
+    assert!(!again.duplicate && again.id != acked.id, "an acked item's key is free again");
+    let again = queue.enqueue(keyed("b")).await.unwrap();
+    assert!(!again.duplicate && again.id != dead.id, "a dead item's key is free again");
+    let inspector = ensemble.client().await;
+    let layout = QueueLayout::new(&config.root, "jobs", config.items_per_bucket);
+    assert_eq!(inspector.list_children(&layout.keys()).await.unwrap().len(), 2);
+}

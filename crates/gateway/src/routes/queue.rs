@@ -86,8 +86,8 @@ pub struct EnqueueBody {
     /// Not claimable until this many ms from now; default 0.
     #[serde(default)]
     pub delay_ms: u64,
-    /// A repeat enqueue with the same key returns the first item. May also be sent as an
-    /// `Idempotency-Key` header.
+    /// While the item it created is queued (claimed or not), a repeat enqueue with the
+    /// same key returns that item. May also be sent as an `Idempotency-Key` header.
     #[serde(default)]
     pub idempotency_key: Option<String>,
 }
