@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use zookeeper_client::{Client, Error};
+use zookeeper_client::{AddWatchMode, Client, Error, PersistentWatcher};
 
 use crate::contenders::{self, ContenderKind, Decision};
 use crate::error::LockError;
@@ -86,34 +86,12 @@ pub async fn leader(client: &Client, dir: &str) -> Result<Option<Leader>, LockEr
     }
 }
 
-/// Waits until the leader may have changed: the candidate list or the leader's value.
-/// Callers re-read [`leader`] afterwards and skip duplicates.
-pub async fn wait_for_change(client: &Client, dir: &str) -> Result<(), LockError> {
-    let (children, children_watcher) = match client.list_and_watch_children(dir).await {
-        Ok(found) => found,
-        Err(Error::NoNode) => {
-            // No election yet: wait for the directory to appear.
-            let (_, watcher) = client.check_and_watch_stat(dir).await?;
-            watcher.changed().await;
-            return Ok(());
-        }
-        Err(error) => return Err(error.into()),
-    };
-    let ordered = contenders::ordered(&children);
-    let Some(head) = ordered.first() else {
-        children_watcher.changed().await;
-        return Ok(());
-    };
-    let head_path = format!("{dir}/{}", head.name);
-    match client.get_and_watch_data(&head_path).await {
-        Ok((_, _, data_watcher)) => {
-            tokio::select! {
-                _ = children_watcher.changed() => {}
-                _ = data_watcher.changed() => {}
-            }
-        }
-        Err(Error::NoNode) => {}
-        Err(error) => return Err(error.into()),
-    }
-    Ok(())
+/// A persistent recursive watch on the election: it fires on every candidate arriving or
+/// leaving and on every proclaim. Unlike re-armed one-shot watches it cannot miss a change
+/// between firing and re-arming; callers re-read [`leader`] after each event and skip
+/// duplicates.
+pub async fn watch(client: &Client, dir: &str) -> Result<PersistentWatcher, LockError> {
+    // Observers may come before any candidate: make the directory so the watch has a root.
+    crate::protected::ensure_directory(client, dir).await?;
+    Ok(client.watch(dir, AddWatchMode::PersistentRecursive).await?)
 }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use zookeeper_client::Client;
+use zookeeper_client::{Client, EventType, PersistentWatcher};
 
 use super::locks::{Granted, Release, directory};
 use super::model::{Encoding, decode_data, encode_data};
@@ -162,13 +162,15 @@ async fn observe(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let dir = directory(ELECTIONS_ROOT, &name)?;
     let client = state.client(&identity).await?;
-    Ok(Sse::new(leader_changes(client, dir)).keep_alive(KeepAlive::default()))
+    let watcher = election::watch(&client, &dir).await?;
+    Ok(Sse::new(leader_changes(client, dir, watcher)).keep_alive(KeepAlive::default()))
 }
 
 /// Where an observer stream is: what it last sent, and whether it is over.
 struct Observer {
     client: Client,
     dir: String,
+    watcher: PersistentWatcher,
     last: Option<LeaderView>,
     first: bool,
     done: bool,
@@ -179,29 +181,37 @@ fn leader_event(leader: &Option<LeaderView>) -> Event {
     Event::default().event("leader").data(data)
 }
 
-fn leader_changes(client: Client, dir: String) -> impl Stream<Item = Result<Event, Infallible>> {
-    let observer = Observer { client, dir, last: None, first: true, done: false };
+fn error_event(error: impl std::fmt::Display) -> Event {
+    Event::default().event("error").data(error.to_string())
+}
+
+fn leader_changes(
+    client: Client,
+    dir: String,
+    watcher: PersistentWatcher,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    let observer = Observer { client, dir, watcher, last: None, first: true, done: false };
     futures::stream::unfold(observer, |mut observer| async move {
         if observer.done {
             return None;
         }
         loop {
-            if !observer.first
-                && let Err(error) = election::wait_for_change(&observer.client, &observer.dir).await
-            {
-                // The stream ends after an error; the client reconnects and gets the state.
-                observer.done = true;
-                return Some((
-                    Ok(Event::default().event("error").data(error.to_string())),
-                    observer,
-                ));
+            if !observer.first {
+                let event = observer.watcher.changed().await;
+                if event.event_type == EventType::Session {
+                    if event.session_state.is_terminated() {
+                        // The stream ends; a reconnecting client gets the current state first.
+                        observer.done = true;
+                        return Some((Ok(error_event("the gateway's session ended")), observer));
+                    }
+                    continue;
+                }
             }
             let current = match election::leader(&observer.client, &observer.dir).await {
                 Ok(leader) => leader.map(leader_view),
                 Err(error) => {
                     observer.done = true;
-                    let event = Event::default().event("error").data(error.to_string());
-                    return Some((Ok(event), observer));
+                    return Some((Ok(error_event(error)), observer));
                 }
             };
             if observer.first || current != observer.last {

@@ -2,11 +2,13 @@
 //! line below. Per-request timeouts apply to everything except long-polls and streams,
 //! which carry their own bounds.
 
+pub mod config;
 pub mod elections;
 pub mod health;
 pub mod leases;
 pub mod locks;
 pub mod model;
+pub mod queue;
 pub mod watch;
 pub mod znodes;
 
@@ -50,12 +52,16 @@ pub fn api_router(state: &AppState) -> OpenApiRouter<AppState> {
     let bounded = OpenApiRouter::new()
         .merge(leases::router())
         .merge(znodes::router())
+        .merge(queue::router())
+        .merge(config::router())
         .layer(timeout_layer(timeout));
     // Long-polls and streams bound themselves (`wait_ms` ≤ WAIT_MS_MAX, SSE until closed).
     let unbounded = OpenApiRouter::new()
         .merge(locks::router())
         .merge(elections::router())
-        .merge(watch::router());
+        .merge(watch::router())
+        .merge(queue::long_poll_router())
+        .merge(config::stream_router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(bounded)
         .merge(unbounded)
