@@ -106,6 +106,11 @@ impl DataTree {
         self.watches.len()
     }
 
+    /// (sessions watching, paths watched) for ZooKeeper's `wchs`.
+    pub fn watch_summary(&self) -> (usize, usize) {
+        (self.watches.watching_sessions(), self.watches.watched_paths())
+    }
+
     pub fn ephemerals_count(&self) -> usize {
         self.ephemerals.values().map(BTreeSet::len).sum()
     }

@@ -110,6 +110,17 @@ impl WatchRegistry {
         self.total
     }
 
+    /// Sessions holding at least one watch.
+    pub fn watching_sessions(&self) -> usize {
+        self.by_session.len()
+    }
+
+    /// Watched paths, counted once per watch kind (as ZooKeeper sums its
+    /// data and child watch tables).
+    pub fn watched_paths(&self) -> usize {
+        self.by_kind.values().map(HashMap::len).sum()
+    }
+
     /// Kinds a removeWatches/checkWatches of `watcher_type` covers.
     pub fn kinds_of(watcher_type: WatcherType) -> &'static [Kind] {
         match watcher_type {

@@ -8,14 +8,32 @@
 //! - [`config`]: the one configuration struct.
 //! - [`recovery`]: opening storage and rebuilding the tree at startup.
 //! - `messages`: the types that flow between the tasks above.
+//!
+//! The operations surface:
+//! - [`stats`]: the shared counters (`Arc<ServerStats>`) and the node's mode.
+//! - [`metrics`]: OpenTelemetry instruments over those counters, as Prometheus text.
+//! - [`status`]: a snapshot of the node that the operator commands render.
+//! - [`four_letter`]: ZooKeeper's four-letter words on the client ports.
+//! - [`admin`]: the admin HTTP port (AdminServer JSON, `/metrics`, probes).
+//! - [`tls`]: the secure client port's certificates, reloaded on change.
+//! - [`telemetry`]: logging and OpenTelemetry trace export for the process.
+//! - `fsync_timing`: times txn log fsyncs into the stats.
 
+pub mod admin;
 pub mod config;
 mod connection;
 mod durability;
+pub mod four_letter;
+mod fsync_timing;
 mod listener;
 mod messages;
+pub mod metrics;
 mod processor;
 pub mod recovery;
+pub mod stats;
+pub mod status;
+pub mod telemetry;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,6 +43,7 @@ use tokio::task::JoinHandle;
 
 pub use config::ServerConfig;
 pub use recovery::RecoveryError;
+pub use stats::{Mode, ServerStats};
 
 /// Requests queued from all connections to the processor before connections wait.
 pub const PROCESSOR_QUEUE_DEPTH: usize = 16 * 1024;
@@ -37,14 +56,32 @@ pub enum ServerError {
     Bind { address: SocketAddr, source: std::io::Error },
     #[error("storage failed: {0}")]
     Storage(String),
+    #[error("secure client port: {0}")]
+    Tls(#[from] tls::TlsError),
+    #[error("no client port: the plaintext port is disabled and no secure_client_listen is set")]
+    NoClientPort,
 }
 
 /// A node that is serving clients.
 pub struct RunningServer {
-    client_address: SocketAddr,
+    /// The plaintext port, else the secure one: where clients are told to go.
+    primary_client_address: SocketAddr,
+    client_address: Option<SocketAddr>,
+    secure_client_address: Option<SocketAddr>,
+    admin_address: Option<SocketAddr>,
+    stats: Arc<ServerStats>,
     shutdown: watch::Sender<bool>,
     processor: JoinHandle<Result<(), String>>,
-    listener: JoinHandle<()>,
+    /// Accept loops of the client ports and the admin server.
+    listeners: Vec<JoinHandle<()>>,
+}
+
+async fn bind(address: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAddr), ServerError> {
+    let socket = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|source| ServerError::Bind { address, source })?;
+    let bound = socket.local_addr().map_err(|source| ServerError::Bind { address, source })?;
+    Ok((socket, bound))
 }
 
 impl RunningServer {
@@ -57,15 +94,35 @@ impl RunningServer {
             tokio::task::spawn_blocking(move || recovery::recover(&data_dir, log_options))
                 .await
                 .expect("recovery does not panic")?;
-        let socket = tokio::net::TcpListener::bind(config.client_listen)
-            .await
-            .map_err(|source| ServerError::Bind { address: config.client_listen, source })?;
-        let client_address = socket.local_addr().expect("bound socket has an address");
+        if !config.plaintext_client_port_enabled && config.secure_client_listen.is_none() {
+            return Err(ServerError::NoClientPort);
+        }
+        // Load certificates before binding anything: a bad file fails the start.
+        let tls = match config.secure_client_listen {
+            Some(_) => {
+                Some(Arc::new(tls::ReloadingAcceptor::load(tls::TlsFiles::from_config(&config)?)?))
+            }
+            None => None,
+        };
+        let plain = match config.plaintext_client_port_enabled {
+            true => Some(bind(config.client_listen).await?),
+            false => None,
+        };
+        let secure = match config.secure_client_listen {
+            Some(address) => Some(bind(address).await?),
+            None => None,
+        };
+        let admin = match config.admin_listen {
+            Some(address) => Some(bind(address).await?),
+            None => None,
+        };
+        let stats = ServerStats::new();
+        stats.set_mode(if config.ensemble.is_some() { Mode::Looking } else { Mode::Standalone });
 
         let (shutdown, shutdown_receiver) = watch::channel(false);
         let (durability_events, durability_receiver) = mpsc::unbounded_channel();
         let durability = durability::Durability::spawn(
-            Box::new(recovered.log),
+            Box::new(fsync_timing::TimedLog { inner: recovered.log, stats: stats.clone() }),
             Box::new(recovered.snapshots),
             durability_events,
         );
@@ -75,21 +132,79 @@ impl RunningServer {
             recovered.tree,
             durability,
             recovered.replayed_txns,
+            stats.clone(),
         );
         let processor = tokio::spawn(processor.run(
             inbound_receiver,
             durability_receiver,
             shutdown_receiver.clone(),
         ));
-        let listener =
-            tokio::spawn(listener::accept_loop(socket, inbound, config, shutdown_receiver));
-        tracing::info!(%client_address, "serving ZooKeeper clients");
-        Ok(RunningServer { client_address, shutdown, processor, listener })
+        let context = listener::AcceptContext::new(
+            inbound,
+            config.clone(),
+            stats.clone(),
+            shutdown_receiver.clone(),
+        );
+        let mut listeners = Vec::new();
+        let client_address = plain.map(|(socket, address)| {
+            listeners.push(tokio::spawn(listener::accept_loop(socket, context.clone(), None)));
+            tracing::info!(%address, "serving ZooKeeper clients");
+            address
+        });
+        let secure_client_address = secure.map(|(socket, address)| {
+            listeners.push(tokio::spawn(listener::accept_loop(socket, context.clone(), tls)));
+            tracing::info!(%address, "serving ZooKeeper clients over TLS");
+            address
+        });
+        let admin_address = admin.map(|(socket, address)| {
+            listeners.push(tokio::spawn(admin::serve(
+                socket,
+                stats.clone(),
+                config.clone(),
+                shutdown_receiver,
+            )));
+            tracing::info!(%address, "admin server listening");
+            address
+        });
+        let primary_client_address =
+            client_address.or(secure_client_address).ok_or(ServerError::NoClientPort)?;
+        stats.set_serving();
+        Ok(RunningServer {
+            primary_client_address,
+            client_address,
+            secure_client_address,
+            admin_address,
+            stats,
+            shutdown,
+            processor,
+            listeners,
+        })
     }
 
-    /// Where ZooKeeper clients connect.
+    /// Where ZooKeeper clients connect: the plaintext port, or the secure
+    /// port when the plaintext one is disabled.
     pub fn client_address(&self) -> SocketAddr {
+        self.primary_client_address
+    }
+
+    /// The plaintext client port, if enabled.
+    pub fn plaintext_client_address(&self) -> Option<SocketAddr> {
         self.client_address
+    }
+
+    /// The TLS client port (ZooKeeper's `secureClientPort`), if configured.
+    pub fn secure_client_address(&self) -> Option<SocketAddr> {
+        self.secure_client_address
+    }
+
+    /// The admin HTTP port, if configured.
+    pub fn admin_address(&self) -> Option<SocketAddr> {
+        self.admin_address
+    }
+
+    /// The node's counters; the ensemble layer sets the mode through it.
+    pub fn stats(&self) -> &Arc<ServerStats> {
+        &self.stats
     }
 
     /// Runs until storage fails; returns the failure.
@@ -105,7 +220,9 @@ impl RunningServer {
     /// waits for them to be durable.
     pub async fn shutdown(self) -> Result<(), ServerError> {
         let _ = self.shutdown.send(true);
-        self.listener.abort();
+        for listener in &self.listeners {
+            listener.abort();
+        }
         match self.processor.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(error)) => Err(ServerError::Storage(error)),

@@ -28,6 +28,7 @@ use tokio::time::Instant;
 use crate::config::ServerConfig;
 use crate::durability::{Durability, DurabilityEvent, DurabilityJob};
 use crate::messages::{ConnectionId, Inbound, Outbound, Outbox};
+use crate::stats::ServerStats;
 use release::ReleaseQueue;
 
 /// Inbound messages handled before the processor hands a batch to the log.
@@ -59,6 +60,7 @@ pub(crate) struct Processor {
     /// Monotonic origin for session deadlines.
     started: Instant,
     next_container_check_ms: u64,
+    stats: Arc<ServerStats>,
 }
 
 impl Processor {
@@ -67,6 +69,7 @@ impl Processor {
         tree: DataTree,
         durability: Durability,
         recovered_txns: u64,
+        stats: Arc<ServerStats>,
     ) -> Processor {
         let mut sessions = SessionTracker::new(config.tick_ms as i64);
         // Sessions survive a restart; their clients could not ping while the
@@ -90,6 +93,7 @@ impl Processor {
             next_session_id,
             started: Instant::now(),
             next_container_check_ms: 0,
+            stats,
         }
     }
 
@@ -126,6 +130,7 @@ impl Processor {
                 _ = shutdown.changed() => break Ok(()),
             }
             self.flush_log();
+            self.stats.observe_tree(&self.tree, self.sessions.len());
         };
         self.flush_log();
         self.durability.finish();
@@ -150,7 +155,12 @@ impl Processor {
                 self.connect(connection, request);
             }
             Inbound::Request { connection, xid, request, permit } => {
-                self.request(connection, xid, request, permit)
+                // Debug level: a disabled span costs one callsite check.
+                let session = self.connections.get(&connection).and_then(|state| state.session);
+                let span = tracing::debug_span!("request", op = ?request.op_code(), xid, session = session.map(|s| s.0), zxid = tracing::field::Empty);
+                let _entered = span.enter();
+                self.request(connection, xid, request, permit);
+                span.record("zxid", self.tree.last_zxid().0);
             }
             Inbound::Unsupported { connection, xid, op_code, permit } => {
                 tracing::debug!(connection, op_code, "unsupported opcode");
