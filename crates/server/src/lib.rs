@@ -86,8 +86,7 @@ async fn bind(address: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAdd
 
 impl RunningServer {
     /// Recovers the node's state from `config.data_dir` and starts serving.
-    pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
-        let config = Arc::new(config);
+    pub async fn start(mut config: ServerConfig) -> Result<RunningServer, ServerError> {
         let data_dir = config.data_dir.clone();
         let log_options = storage::LogOptions { segment_bytes_max: config.log_segment_bytes_max };
         let recovered =
@@ -116,6 +115,13 @@ impl RunningServer {
             Some(address) => Some(bind(address).await?),
             None => None,
         };
+        // Port 0 means "any": the commands that print the ports show the bound ones.
+        if let Some((_, address)) = &plain {
+            config.client_listen = *address;
+        }
+        config.secure_client_listen = secure.as_ref().map(|(_, address)| *address);
+        config.admin_listen = admin.as_ref().map(|(_, address)| *address);
+        let config = Arc::new(config);
         let stats = ServerStats::new();
         stats.set_mode(if config.ensemble.is_some() { Mode::Looking } else { Mode::Standalone });
 

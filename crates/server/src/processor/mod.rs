@@ -78,6 +78,8 @@ impl Processor {
             sessions.add(session, info.timeout_ms, 0);
         }
         let durable = tree.last_zxid();
+        // Counts are right from the first command, before any request arrives.
+        stats.observe_tree(&tree, sessions.len());
         let next_session_id = sessions::initial_session_id(wall_clock_ms());
         Processor {
             config,
