@@ -6,6 +6,7 @@
 //! variable is set (and `OTEL_SDK_DISABLED` is not `true`); the exporter
 //! reads the other `OTEL_*` variables itself. Unset, no OpenTelemetry layer
 //! is installed at all, so nothing is exported and nothing slows down.
+//! Exported spans have their own filter ([`EXPORTED_SPANS_FILTER`]).
 
 use std::str::FromStr;
 
@@ -18,6 +19,10 @@ use tracing_subscriber::{EnvFilter, Layer, Registry};
 
 /// The log filter when `RUST_LOG` is unset or unparsable.
 pub const LOG_FILTER_DEFAULT: &str = "info";
+/// Which spans are exported when OTLP is on, independent of `RUST_LOG`:
+/// the per-request spans are at debug level so logs stay quiet while traces
+/// still carry every request.
+pub const EXPORTED_SPANS_FILTER: &str = "info,server=debug";
 /// The `service.name` spans carry unless `OTEL_SERVICE_NAME` says otherwise.
 pub const SERVICE_NAME_DEFAULT: &str = "herald";
 
@@ -123,8 +128,10 @@ pub fn init(format: LogFormat) -> Result<Telemetry, TelemetryError> {
     } else {
         None
     };
-    let otel = tracer_provider.as_ref().map(otel_layer::<Registry>);
-    Registry::default().with(otel).with(logs).with(filter).try_init()?;
+    let otel = tracer_provider
+        .as_ref()
+        .map(|provider| otel_layer(provider).with_filter(EnvFilter::new(EXPORTED_SPANS_FILTER)));
+    Registry::default().with(otel).with(logs.with_filter(filter)).try_init()?;
     Ok(Telemetry { tracer_provider })
 }
 
