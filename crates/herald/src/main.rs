@@ -15,6 +15,9 @@ use server::{RunningServer, ServerConfig};
 #[derive(Parser)]
 #[command(name = "herald", version, about = "A ZooKeeper-compatible coordination service")]
 struct Cli {
+    /// Log line format on stderr: `text` or `json` (levels from RUST_LOG).
+    #[arg(long, global = true, default_value = "text", env = "HERALD_LOG_FORMAT")]
+    log_format: server::telemetry::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -45,16 +48,18 @@ struct DevArgs {
     /// Txns between snapshots.
     #[arg(long, default_value_t = server::config::SNAPSHOT_EVERY_TXNS_DEFAULT)]
     snapshot_every_txns: u64,
+    /// Address of the admin HTTP port (`/commands/*`, `/metrics`, `/healthz`, `/readyz`).
+    #[arg(long, default_value = "127.0.0.1:8080", env = "HERALD_ADMIN_LISTEN")]
+    admin_listen: SocketAddr,
+    /// Run without the admin HTTP port.
+    #[arg(long)]
+    no_admin: bool,
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
     let cli = Cli::parse();
+    // Held to the end of main: dropping it flushes exported spans.
+    let _telemetry = server::telemetry::init(cli.log_format).context("setting up logging")?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         Command::Dev(args) => runtime.block_on(dev(args)),
@@ -67,10 +72,16 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
     config.tick_ms = args.tick_ms;
     config.packet_bytes_max = args.packet_bytes_max;
     config.snapshot_every_txns = args.snapshot_every_txns;
+    config.admin_listen = (!args.no_admin).then_some(args.admin_listen);
+    // A development node answers every four-letter word.
+    config.four_letter_words = vec!["*".to_string()];
     let mut node = RunningServer::start(config).await.context("starting the node")?;
     let data_dir = std::fs::canonicalize(&args.data_dir).unwrap_or(args.data_dir);
     println!("herald dev: ZooKeeper protocol on {}", node.client_address());
     println!("herald dev: data in {}", data_dir.display());
+    if let Some(admin) = node.admin_address() {
+        println!("herald dev: admin, metrics and probes on http://{admin}");
+    }
     let stopped_by_itself = tokio::select! {
         result = node.wait() => Some(result),
         () = shutdown_signal() => None,

@@ -169,6 +169,10 @@ fn monitor(node: &NodeStatus) -> String {
         lines.push((format!("cnt_{name}"), series.count.to_string()));
         lines.push((format!("sum_{name}"), series.sum_ms.to_string()));
     }
+    if let Some((open, max)) = status::file_descriptors() {
+        lines.push(("open_file_descriptor_count".to_string(), open.to_string()));
+        lines.push(("max_file_descriptor_count".to_string(), max.to_string()));
+    }
     if node.mode != Mode::Standalone {
         lines.push(("quorum_size".to_string(), node.quorum_size.to_string()));
     }

@@ -145,6 +145,21 @@ pub fn directory_bytes(dir: &Path) -> u64 {
         .sum()
 }
 
+/// (open, maximum) file descriptors of this process, where the OS says
+/// (Linux `/proc`); `mntr` prints them as ZooKeeper does on Unix.
+pub fn file_descriptors() -> Option<(u64, u64)> {
+    let open = std::fs::read_dir("/proc/self/fd").ok()?.count() as u64;
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let max = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))?
+        .split_whitespace()
+        .nth(3)?
+        .parse()
+        .ok()?;
+    Some((open, max))
+}
+
 /// The process environment as `envi` lists it (ZooKeeper's keys where they apply).
 pub fn environment() -> Vec<(String, String)> {
     let variable = |name: &str| std::env::var(name).unwrap_or_else(|_| "<NA>".to_string());
@@ -193,6 +208,14 @@ mod tests {
         assert_eq!(java_double(0.0), "0.0");
         assert_eq!(java_double(12.0), "12.0");
         assert_eq!(java_double(0.25), "0.25");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn file_descriptor_counts_come_from_proc() {
+        let (open, max) = file_descriptors().expect("linux has /proc");
+        // stdin, stdout and stderr at least, and never above the limit.
+        assert!(open >= 3 && open <= max, "{open} of {max}");
     }
 
     #[test]

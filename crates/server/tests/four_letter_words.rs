@@ -71,6 +71,7 @@ async fn mntr_srvr_and_wchs_count_what_the_client_built() {
     assert!(number(&after, "zk_packets_received") >= number(&before, "zk_packets_received") + 4);
     assert!(number(&after, "zk_packets_sent") >= number(&before, "zk_packets_sent") + 4);
     assert!(number(&after, "zk_cnt_fsynctime") >= 3, "session + two creates were fsynced");
+    assert!(number(&after, "zk_open_file_descriptor_count") > 0);
     let min: u64 = number(&after, "zk_min_latency");
     let max: u64 = number(&after, "zk_max_latency");
     let avg: f64 = after["zk_avg_latency"].parse().unwrap();
