@@ -75,7 +75,19 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
     config.admin_listen = (!args.no_admin).then_some(args.admin_listen);
     // A development node answers every four-letter word.
     config.four_letter_words = vec!["*".to_string()];
-    let mut node = RunningServer::start(config).await.context("starting the node")?;
+    let mut node = match RunningServer::start(config.clone()).await {
+        // As ZooKeeper does when its AdminServer cannot start: warn and serve without it.
+        Err(server::ServerError::Bind { address, source })
+            if Some(address) == config.admin_listen =>
+        {
+            eprintln!(
+                "herald dev: admin port {address} unavailable ({source}); running without it"
+            );
+            config.admin_listen = None;
+            RunningServer::start(config).await.context("starting the node")?
+        }
+        started => started.context("starting the node")?,
+    };
     let data_dir = std::fs::canonicalize(&args.data_dir).unwrap_or(args.data_dir);
     println!("herald dev: ZooKeeper protocol on {}", node.client_address());
     println!("herald dev: data in {}", data_dir.display());
