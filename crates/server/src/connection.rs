@@ -73,7 +73,7 @@ pub(crate) async fn serve<S>(
     }
     let first_bytes = [buffer[0], buffer[1], buffer[2], buffer[3]];
     if let Some(word) = four_letter::recognise(first_bytes) {
-        answer_four_letter_word(stream, word, &config, &registration).await;
+        answer_four_letter_word(stream, word, &config, &registration, &processor).await;
         return;
     }
     let (mut reader, writer) = tokio::io::split(stream);
@@ -176,10 +176,21 @@ async fn answer_four_letter_word<S: AsyncWrite + Unpin>(
     word: &str,
     config: &ServerConfig,
     registration: &ConnectionRegistration,
+    processor: &mpsc::Sender<Inbound>,
 ) {
     registration.packet_received();
     let whitelist = four_letter::Whitelist::new(&config.four_letter_words);
-    let node = status::NodeStatus::read(registration.stats(), config);
+    let mut node = status::NodeStatus::read(registration.stats(), config);
+    if word == "wchc" && whitelist.allows(word) {
+        // Only the processor knows who watches what; ask it.
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        if processor.send(Inbound::WatchesBySession { reply }).await.is_ok()
+            && let Ok(watches) = answer.await
+        {
+            node.session_watches =
+                Some(watches.into_iter().map(|(session, paths)| (session.0, paths)).collect());
+        }
+    }
     let answer = four_letter::answer(word, &whitelist, &node, config);
     tracing::debug!(word, allowed = whitelist.allows(word), "four-letter word");
     let _ = stream.write_all(answer.as_bytes()).await;

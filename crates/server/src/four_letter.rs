@@ -107,9 +107,17 @@ pub fn answer(
             "{} connections watching {} paths\nTotal watches:{}\n",
             node.watching_sessions, node.watched_paths, node.watch_count
         ),
-        // Per-session watch lists are not published by the processor; an
-        // empty listing is what ZooKeeper prints when no session watches.
-        "wchc" => "\n".to_string(),
+        "wchc" => {
+            let mut out = String::new();
+            for (session, paths) in node.session_watches.iter().flatten() {
+                let _ = writeln!(out, "0x{session:x}");
+                for path in paths {
+                    let _ = writeln!(out, "\t{path}");
+                }
+            }
+            out.push('\n');
+            out
+        }
         "dirs" => {
             let bytes = status::directory_bytes(&config.data_dir);
             format!("datadir_size: {bytes}\nlogdir_size: {bytes}\n")

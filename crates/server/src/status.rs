@@ -61,6 +61,8 @@ pub struct NodeStatus {
     pub fsync: DurationView,
     pub election: DurationView,
     pub connections: Vec<ConnectionView>,
+    /// Session id → watched paths; asked of the processor only for `wchc`.
+    pub session_watches: Option<Vec<(i64, Vec<String>)>>,
 }
 
 /// min / avg / max / count / sum of a duration series, in milliseconds.
@@ -128,6 +130,7 @@ impl NodeStatus {
             fsync: DurationView::of(&stats.fsync),
             election: DurationView::of(&stats.election),
             connections,
+            session_watches: None,
         }
     }
 }

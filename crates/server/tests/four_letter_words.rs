@@ -86,6 +86,8 @@ async fn mntr_srvr_and_wchs_count_what_the_client_built() {
     assert!(zxid.starts_with("0x") && zxid != "0x0", "{zxid}");
 
     assert_eq!(ask(&address, "wchs").await, "1 connections watching 1 paths\nTotal watches:1\n");
+    let session = client.session_id().0;
+    assert_eq!(ask(&address, "wchc").await, format!("0x{session:x}\n\t/app\n\n"));
     drop(client);
 }
 

@@ -169,6 +169,9 @@ impl Processor {
                 self.reply_error(connection, xid, ErrorCode::Unimplemented, Some(permit));
             }
             Inbound::Closed { connection } => self.connection_closed(connection),
+            Inbound::WatchesBySession { reply } => {
+                let _ = reply.send(self.tree.watches_by_session());
+            }
         }
     }
 
