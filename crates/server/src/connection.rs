@@ -31,6 +31,13 @@ type Arrivals = Arc<Mutex<VecDeque<Instant>>>;
 /// Bytes read from the socket at a time; frames larger than this are assembled over several reads.
 const READ_BUFFER_BYTES: usize = 64 * 1024;
 
+/// How long a four-letter-word connection is drained after the answer
+/// (`echo mntr | nc` sends a newline too). Closing with unread bytes would
+/// reset the connection, and a reset can discard the answer at the client.
+pub const FOUR_LETTER_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+/// Bytes drained at most before closing anyway.
+const FOUR_LETTER_DRAIN_BYTES_MAX: usize = 4 * 1024;
+
 /// Why a connection ended; logged once when it does.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ConnectionEnd {
@@ -73,7 +80,7 @@ pub(crate) async fn serve<S>(
     }
     let first_bytes = [buffer[0], buffer[1], buffer[2], buffer[3]];
     if let Some(word) = four_letter::recognise(first_bytes) {
-        answer_four_letter_word(stream, word, &config, &registration, &processor).await;
+        answer_four_letter_word(stream, word, &config, registration, &processor).await;
         return;
     }
     let (mut reader, writer) = tokio::io::split(stream);
@@ -171,11 +178,11 @@ fn decode_request(
 }
 
 /// Writes a four-letter word's answer and closes, as ZooKeeper does.
-async fn answer_four_letter_word<S: AsyncWrite + Unpin>(
+async fn answer_four_letter_word<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     word: &str,
     config: &ServerConfig,
-    registration: &ConnectionRegistration,
+    registration: ConnectionRegistration,
     processor: &mpsc::Sender<Inbound>,
 ) {
     registration.packet_received();
@@ -194,7 +201,21 @@ async fn answer_four_letter_word<S: AsyncWrite + Unpin>(
     let answer = four_letter::answer(word, &whitelist, &node, config);
     tracing::debug!(word, allowed = whitelist.allows(word), "four-letter word");
     let _ = stream.write_all(answer.as_bytes()).await;
+    // Unlisted before the client can see the end of the answer, so its next
+    // command does not count this connection.
+    drop(registration);
     let _ = stream.shutdown().await;
+    let mut drained = 0;
+    let mut scratch = [0u8; 512];
+    let _ = tokio::time::timeout(FOUR_LETTER_DRAIN_TIMEOUT, async {
+        while drained < FOUR_LETTER_DRAIN_BYTES_MAX {
+            match stream.read(&mut scratch).await {
+                Ok(0) | Err(_) => break,
+                Ok(read) => drained += read,
+            }
+        }
+    })
+    .await;
 }
 
 /// Writes the processor's messages in order, batching whatever is queued into one write.

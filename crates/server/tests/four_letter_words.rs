@@ -135,6 +135,26 @@ async fn stat_cons_conf_dirs_envi_ruok_and_isro_answer_in_zookeepers_format() {
 }
 
 #[tokio::test]
+async fn a_word_followed_by_a_newline_as_echo_sends_it_is_answered_in_full() {
+    let node = all_words_node().await;
+    let address = node.address();
+    for _ in 0..20 {
+        let answer = within("mntr with newline", async {
+            let mut stream = TcpStream::connect(&address).await.unwrap();
+            stream.write_all(b"mntr\n").await.unwrap();
+            // As `nc -N`: close the sending side, then read until the node closes.
+            stream.shutdown().await.unwrap();
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer).await.expect("no reset before the answer");
+            answer
+        })
+        .await;
+        assert!(answer.starts_with("zk_version\t") && answer.ends_with('\n'), "{answer:?}");
+        assert!(answer.contains("zk_server_state\tstandalone\n"));
+    }
+}
+
+#[tokio::test]
 async fn words_outside_the_whitelist_are_refused_and_srvr_is_always_allowed() {
     let node = TestNode::start_with(|config| config.four_letter_words = Vec::new()).await;
     let address = node.address();
