@@ -54,6 +54,21 @@ struct DevArgs {
     /// Run without the admin HTTP port.
     #[arg(long)]
     no_admin: bool,
+    /// Address of the TLS client port (ZooKeeper's secureClientPort); needs the cert and key files.
+    #[arg(long, requires_all = ["tls_cert_file", "tls_key_file"])]
+    secure_listen: Option<SocketAddr>,
+    /// PEM certificate chain for the TLS client port (re-read when it changes).
+    #[arg(long)]
+    tls_cert_file: Option<PathBuf>,
+    /// PEM private key for the TLS client port (re-read when it changes).
+    #[arg(long)]
+    tls_key_file: Option<PathBuf>,
+    /// PEM CA bundle: clients of the TLS port must present a certificate it signed.
+    #[arg(long)]
+    tls_client_ca_file: Option<PathBuf>,
+    /// Serve only the TLS client port.
+    #[arg(long, requires = "secure_listen")]
+    no_plaintext: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -73,6 +88,11 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
     config.packet_bytes_max = args.packet_bytes_max;
     config.snapshot_every_txns = args.snapshot_every_txns;
     config.admin_listen = (!args.no_admin).then_some(args.admin_listen);
+    config.secure_client_listen = args.secure_listen;
+    config.tls_cert_file = args.tls_cert_file;
+    config.tls_key_file = args.tls_key_file;
+    config.tls_client_ca_file = args.tls_client_ca_file;
+    config.plaintext_client_port_enabled = !args.no_plaintext;
     // A development node answers every four-letter word.
     config.four_letter_words = vec!["*".to_string()];
     let mut node = match RunningServer::start(config.clone()).await {
@@ -89,7 +109,12 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
         started => started.context("starting the node")?,
     };
     let data_dir = std::fs::canonicalize(&args.data_dir).unwrap_or(args.data_dir);
-    println!("herald dev: ZooKeeper protocol on {}", node.client_address());
+    if let Some(plain) = node.plaintext_client_address() {
+        println!("herald dev: ZooKeeper protocol on {plain}");
+    }
+    if let Some(secure) = node.secure_client_address() {
+        println!("herald dev: ZooKeeper protocol over TLS on {secure}");
+    }
     println!("herald dev: data in {}", data_dir.display());
     if let Some(admin) = node.admin_address() {
         println!("herald dev: admin, metrics and probes on http://{admin}");
