@@ -19,6 +19,10 @@ pub const LOG_SEGMENT_BYTES_MAX_DEFAULT: u64 = storage::SEGMENT_BYTES_MAX_DEFAUL
 /// How often empty containers and idle TTL nodes are looked for.
 pub const CONTAINER_CHECK_INTERVAL_MS_DEFAULT: u64 = 1_000;
 
+/// A client that has not finished its TLS handshake by then is dropped, so
+/// idle sockets cannot hold connection slots.
+pub const TLS_HANDSHAKE_TIMEOUT_MS_DEFAULT: u64 = 10_000;
+
 /// ZooKeeper's AdminServer port, for deployments that turn the admin port on.
 /// `ServerConfig::new` leaves it off so nodes started side by side (tests,
 /// embedded use) do not fight over one port.
@@ -64,6 +68,7 @@ pub struct ServerConfig {
     pub tls_key_file: Option<PathBuf>,
     /// PEM CA bundle: when set, clients must present a certificate it signed (mTLS).
     pub tls_client_ca_file: Option<PathBuf>,
+    pub tls_handshake_timeout_ms: u64,
 }
 
 /// Whether a server votes or only learns (ZooKeeper's `participant` / `observer`).
@@ -128,6 +133,7 @@ impl ServerConfig {
             tls_cert_file: None,
             tls_key_file: None,
             tls_client_ca_file: None,
+            tls_handshake_timeout_ms: TLS_HANDSHAKE_TIMEOUT_MS_DEFAULT,
         }
     }
 

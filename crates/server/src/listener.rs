@@ -11,7 +11,7 @@ use crate::config::ServerConfig;
 use crate::connection;
 use crate::messages::Inbound;
 use crate::stats::ServerStats;
-use crate::tls::{ReloadingAcceptor, TLS_HANDSHAKE_TIMEOUT};
+use crate::tls::ReloadingAcceptor;
 
 /// What every client port's accept loop shares.
 pub(crate) struct AcceptContext {
@@ -90,8 +90,8 @@ pub(crate) async fn accept_loop(
                     .await
                 }
                 Some(acceptor) => {
-                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
-                    {
+                    let limit = std::time::Duration::from_millis(config.tls_handshake_timeout_ms);
+                    match tokio::time::timeout(limit, acceptor.accept(stream)).await {
                         Ok(Ok(stream)) => {
                             connection::serve(
                                 stream,

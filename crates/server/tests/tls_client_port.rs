@@ -117,6 +117,10 @@ async fn session_over_tls(address: &str, connector: &TlsConnector) -> Result<i64
     .await
 }
 
+/// Handshake limit of the nodes in these tests: long enough for a loaded
+/// machine, short enough for the idle-client test.
+const HANDSHAKE_TIMEOUT_MS: u64 = 2_000;
+
 async fn secure_node(dir: &Path, authority: &Authority, client_ca: Option<&Authority>) -> TestNode {
     let (cert_file, key_file) = install_server_certificate(dir, authority);
     let client_ca_file = client_ca.map(|ca| {
@@ -131,6 +135,7 @@ async fn secure_node(dir: &Path, authority: &Authority, client_ca: Option<&Autho
         config.tls_key_file = Some(key_file);
         config.tls_client_ca_file = client_ca_file;
         config.four_letter_words = vec!["*".to_string()];
+        config.tls_handshake_timeout_ms = HANDSHAKE_TIMEOUT_MS;
     })
     .await
 }
@@ -192,6 +197,21 @@ async fn mutual_tls_admits_only_clients_with_a_certificate_from_the_client_ca() 
     let member = connector(&servers, Some(clients.issue(ExtendedKeyUsagePurpose::ClientAuth)));
     let session = session_over_tls(&node.address(), &member).await.expect("a client the CA signed");
     assert_ne!(session, 0);
+}
+
+#[tokio::test]
+async fn a_client_that_never_starts_its_handshake_is_dropped_at_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let authority = Authority::new("CA");
+    let node = secure_node(dir.path(), &authority, None).await;
+    let started = std::time::Instant::now();
+    let mut idle = TcpStream::connect(node.address()).await.unwrap();
+    let mut byte = [0u8; 1];
+    let read = within("the node drops an idle client", idle.read(&mut byte)).await;
+    assert!(matches!(read, Ok(0) | Err(_)), "closed, not answered: {read:?}");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(HANDSHAKE_TIMEOUT_MS));
+    // The port keeps serving real clients.
+    session_over_tls(&node.address(), &connector(&authority, None)).await.expect("served");
 }
 
 #[tokio::test]
