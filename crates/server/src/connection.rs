@@ -80,7 +80,7 @@ pub(crate) async fn serve<S>(
     }
     let first_bytes = [buffer[0], buffer[1], buffer[2], buffer[3]];
     if let Some(word) = four_letter::recognise(first_bytes) {
-        answer_four_letter_word(stream, word, &config, registration, &processor).await;
+        answer_four_letter_word(stream, word, config, registration, &processor).await;
         return;
     }
     let (mut reader, writer) = tokio::io::split(stream);
@@ -180,14 +180,14 @@ fn decode_request(
 /// Writes a four-letter word's answer and closes, as ZooKeeper does.
 async fn answer_four_letter_word<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
-    word: &str,
-    config: &ServerConfig,
+    word: &'static str,
+    config: Arc<ServerConfig>,
     registration: ConnectionRegistration,
     processor: &mpsc::Sender<Inbound>,
 ) {
     registration.packet_received();
     let whitelist = four_letter::Whitelist::new(&config.four_letter_words);
-    let mut node = status::NodeStatus::read(registration.stats(), config);
+    let mut node = status::NodeStatus::read(registration.stats(), &config);
     if word == "wchc" && whitelist.allows(word) {
         // Only the processor knows who watches what; ask it.
         let (reply, answer) = tokio::sync::oneshot::channel();
@@ -198,8 +198,12 @@ async fn answer_four_letter_word<S: AsyncRead + AsyncWrite + Unpin>(
                 Some(watches.into_iter().map(|(session, paths)| (session.0, paths)).collect());
         }
     }
-    let answer = four_letter::answer(word, &whitelist, &node, config);
     tracing::debug!(word, allowed = whitelist.allows(word), "four-letter word");
+    // `dirs` and `conf` walk the data directory: off the async threads.
+    let answer =
+        tokio::task::spawn_blocking(move || four_letter::answer(word, &whitelist, &node, &config))
+            .await
+            .unwrap_or_default();
     let _ = stream.write_all(answer.as_bytes()).await;
     // Unlisted before the client can see the end of the answer, so its next
     // command does not count this connection.
