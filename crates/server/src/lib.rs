@@ -167,6 +167,7 @@ impl RunningServer {
                 socket,
                 stats.clone(),
                 config.clone(),
+                context.processor.clone(),
                 shutdown_receiver,
             )));
             tracing::info!(%address, "admin server listening");

@@ -73,6 +73,10 @@ async fn commands_answer_with_zookeepers_json_keys() {
     assert_eq!(listed[0]["session_id"], format!("{:x}", client.session_id().0));
     assert_eq!(connections["secure_connections"], serde_json::json!([]));
 
+    let watches = get_json(&node, "/commands/wchc").await;
+    let session = client.session_id().0.to_string();
+    assert_eq!(watches["session_id_to_watched_paths"][&session], serde_json::json!(["/a"]));
+
     let summary = get_json(&node, "/commands/watch_summary").await;
     assert_eq!(summary["num_total_watches"], 1);
     assert_eq!(summary["num_paths"], 1);

@@ -7,7 +7,7 @@ use crate::config::ServerConfig;
 use crate::status::{self, ConnectionView, NodeStatus};
 
 /// (canonical name, aliases) of every command served, as ZooKeeper lists them.
-pub const COMMANDS: [(&str, &[&str]); 10] = [
+pub const COMMANDS: [(&str, &[&str]); 11] = [
     ("ruok", &[]),
     ("server_stats", &["srvr"]),
     ("stats", &["stat"]),
@@ -16,6 +16,7 @@ pub const COMMANDS: [(&str, &[&str]); 10] = [
     ("connections", &["cons"]),
     ("environment", &["env", "envi"]),
     ("watch_summary", &["wchs"]),
+    ("watches", &["wchc"]),
     ("dirs", &[]),
     ("is_read_only", &["isro"]),
 ];
@@ -74,6 +75,15 @@ pub fn run(
             "num_paths": node.watched_paths,
             "num_total_watches": node.watch_count,
         }),
+        "watches" => {
+            let sessions: Map<String, Value> = node
+                .session_watches
+                .iter()
+                .flatten()
+                .map(|(session, paths)| (session.to_string(), json!(paths)))
+                .collect();
+            json!({ "session_id_to_watched_paths": sessions })
+        }
         "dirs" => {
             let bytes = status::directory_bytes(&config.data_dir);
             json!({ "datadir_size": bytes, "logdir_size": bytes })

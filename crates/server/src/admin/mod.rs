@@ -16,9 +16,10 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 use serde_json::json;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config::ServerConfig;
+use crate::messages::Inbound;
 use crate::stats::ServerStats;
 use crate::status::NodeStatus;
 
@@ -29,16 +30,22 @@ pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=ut
 struct AdminState {
     stats: Arc<ServerStats>,
     config: Arc<ServerConfig>,
+    /// For `watches`: only the processor knows who watches what.
+    processor: mpsc::Sender<Inbound>,
 }
 
-pub(crate) fn router(stats: Arc<ServerStats>, config: Arc<ServerConfig>) -> Router {
+pub(crate) fn router(
+    stats: Arc<ServerStats>,
+    config: Arc<ServerConfig>,
+    processor: mpsc::Sender<Inbound>,
+) -> Router {
     Router::new()
         .route("/commands", get(list_commands))
         .route("/commands/{name}", get(command))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
-        .with_state(AdminState { stats, config })
+        .with_state(AdminState { stats, config, processor })
 }
 
 /// Serves the admin port on `socket` until `shutdown` flips.
@@ -46,10 +53,11 @@ pub(crate) async fn serve(
     socket: tokio::net::TcpListener,
     stats: Arc<ServerStats>,
     config: Arc<ServerConfig>,
+    processor: mpsc::Sender<Inbound>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let address = socket.local_addr().ok();
-    let served = axum::serve(socket, router(stats, config))
+    let served = axum::serve(socket, router(stats, config, processor))
         .with_graceful_shutdown(async move {
             let _ = shutdown.wait_for(|stop| *stop).await;
         })
@@ -69,12 +77,20 @@ async fn command(State(state): State<AdminState>, Path(name): Path<String>) -> R
         let body = json!({ "command": name, "error": format!("Unknown command: {name}") });
         return (StatusCode::NOT_FOUND, Json(body)).into_response();
     };
+    let mut node = NodeStatus::read(&state.stats, &state.config);
+    if canonical == "watches" {
+        let (reply, answer) = oneshot::channel();
+        if state.processor.send(Inbound::WatchesBySession { reply }).await.is_ok()
+            && let Ok(watches) = answer.await
+        {
+            node.session_watches =
+                Some(watches.into_iter().map(|(session, paths)| (session.0, paths)).collect());
+        }
+    }
     // Reads the data directory's size for some commands: off the async threads.
-    let outcome = tokio::task::spawn_blocking(move || {
-        let node = NodeStatus::read(&state.stats, &state.config);
-        commands::run(canonical, &node, &state.config)
-    })
-    .await;
+    let config = state.config.clone();
+    let outcome =
+        tokio::task::spawn_blocking(move || commands::run(canonical, &node, &config)).await;
     match outcome {
         Ok(Ok(body)) => Json(body).into_response(),
         Ok(Err(body)) => (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response(),
