@@ -214,6 +214,25 @@ fn configuration(node: &NodeStatus, config: &ServerConfig) -> String {
     let _ = writeln!(out, "maxSessionTimeout={}", config.session_timeout_ms_max());
     let _ = writeln!(out, "clientPortListenBacklog=-1");
     let _ = writeln!(out, "serverId={}", node.server_id);
+    if let Some(ensemble) = &config.ensemble {
+        let _ = writeln!(out, "quorumPort={}", ensemble.peer_listen.port());
+        let observer = ensemble.members.iter().any(|member| {
+            member.id == ensemble.me && member.role == crate::config::ServerRole::Observer
+        });
+        let _ = writeln!(out, "peerType={}", u8::from(observer));
+        let _ = writeln!(out, "membership: ");
+        for member in &ensemble.members {
+            let role = match member.role {
+                crate::config::ServerRole::Participant => "participant",
+                crate::config::ServerRole::Observer => "observer",
+            };
+            let _ = write!(out, "server.{}={}:{role}", member.id, member.peer_address);
+            if let Some(client) = &member.client_address {
+                let _ = write!(out, ";{client}");
+            }
+            out.push('\n');
+        }
+    }
     out
 }
 
@@ -270,6 +289,34 @@ mod tests {
         assert!(!node.ready);
         assert_eq!(answer("mntr", &whitelist, &node, &config), NOT_SERVING);
         assert_eq!(answer("ruok", &whitelist, &node, &config), "imok");
+    }
+
+    #[test]
+    fn conf_lists_the_ensemble_as_zookeepers_membership_lines() {
+        use crate::config::{EnsembleConfig, EnsembleMember, ServerRole};
+        let stats = ServerStats::new();
+        stats.set_serving();
+        stats.set_mode(Mode::Follower);
+        let mut config = ServerConfig::new("127.0.0.1:2181".parse().unwrap(), "/nonexistent");
+        let member = |id, role| EnsembleMember {
+            id,
+            peer_address: format!("herald-{id}.peers:2888"),
+            client_address: (id == 1).then(|| "herald-1:2181".to_string()),
+            role,
+        };
+        config.ensemble = Some(EnsembleConfig {
+            me: 2,
+            members: vec![member(1, ServerRole::Participant), member(2, ServerRole::Observer)],
+            peer_listen: "0.0.0.0:2888".parse().unwrap(),
+            secret: None,
+            peer_tick_ms: 10,
+        });
+        let node = NodeStatus::read(&stats, &config);
+        let conf = answer("conf", &Whitelist::new(&words(&["conf"])), &node, &config);
+        assert!(conf.contains("serverId=2\nquorumPort=2888\npeerType=1\nmembership: \n"), "{conf}");
+        assert!(conf.ends_with(
+            "server.1=herald-1.peers:2888:participant;herald-1:2181\nserver.2=herald-2.peers:2888:observer\n"
+        ), "{conf}");
     }
 
     #[test]
