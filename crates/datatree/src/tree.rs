@@ -106,6 +106,16 @@ impl DataTree {
         self.watches.len()
     }
 
+    /// (sessions watching, paths watched) for ZooKeeper's `wchs`.
+    pub fn watch_summary(&self) -> (usize, usize) {
+        (self.watches.watching_sessions(), self.watches.watched_paths())
+    }
+
+    /// Each watching session with its watched paths, for ZooKeeper's `wchc`.
+    pub fn watches_by_session(&self) -> Vec<(SessionId, Vec<String>)> {
+        self.watches.paths_by_session()
+    }
+
     pub fn ephemerals_count(&self) -> usize {
         self.ephemerals.values().map(BTreeSet::len).sum()
     }

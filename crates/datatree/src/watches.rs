@@ -110,6 +110,31 @@ impl WatchRegistry {
         self.total
     }
 
+    /// Sessions holding at least one watch.
+    pub fn watching_sessions(&self) -> usize {
+        self.by_session.len()
+    }
+
+    /// Each watching session with the paths it watches (any kind), sorted.
+    pub fn paths_by_session(&self) -> Vec<(SessionId, Vec<String>)> {
+        let mut sessions: Vec<_> = self
+            .by_session
+            .iter()
+            .map(|(session, watches)| {
+                let paths: BTreeSet<&String> = watches.iter().map(|(_, path)| path).collect();
+                (*session, paths.into_iter().cloned().collect())
+            })
+            .collect();
+        sessions.sort_by_key(|(session, _)| session.0);
+        sessions
+    }
+
+    /// Watched paths, counted once per watch kind (as ZooKeeper sums its
+    /// data and child watch tables).
+    pub fn watched_paths(&self) -> usize {
+        self.by_kind.values().map(HashMap::len).sum()
+    }
+
     /// Kinds a removeWatches/checkWatches of `watcher_type` covers.
     pub fn kinds_of(watcher_type: WatcherType) -> &'static [Kind] {
         match watcher_type {

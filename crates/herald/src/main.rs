@@ -22,6 +22,9 @@ use server::{RunningServer, ServerConfig};
 #[derive(Parser)]
 #[command(name = "herald", version, about = "A ZooKeeper-compatible coordination service")]
 struct Cli {
+    /// Log line format on stderr: `text` or `json` (levels from RUST_LOG).
+    #[arg(long, global = true, default_value = "text", env = "HERALD_LOG_FORMAT")]
+    log_format: server::telemetry::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -60,6 +63,27 @@ struct DevArgs {
     /// Txns between snapshots.
     #[arg(long, default_value_t = server::config::SNAPSHOT_EVERY_TXNS_DEFAULT)]
     snapshot_every_txns: u64,
+    /// Address of the admin HTTP port (`/commands/*`, `/metrics`, `/healthz`, `/readyz`).
+    #[arg(long, default_value = "127.0.0.1:8080", env = "HERALD_ADMIN_LISTEN")]
+    admin_listen: SocketAddr,
+    /// Run without the admin HTTP port.
+    #[arg(long)]
+    no_admin: bool,
+    /// Address of the TLS client port (ZooKeeper's secureClientPort); needs the cert and key files.
+    #[arg(long, requires_all = ["tls_cert_file", "tls_key_file"])]
+    secure_listen: Option<SocketAddr>,
+    /// PEM certificate chain for the TLS client port (re-read when it changes).
+    #[arg(long)]
+    tls_cert_file: Option<PathBuf>,
+    /// PEM private key for the TLS client port (re-read when it changes).
+    #[arg(long)]
+    tls_key_file: Option<PathBuf>,
+    /// PEM CA bundle: clients of the TLS port must present a certificate it signed.
+    #[arg(long)]
+    tls_client_ca_file: Option<PathBuf>,
+    /// Serve only the TLS client port.
+    #[arg(long, requires = "secure_listen")]
+    no_plaintext: bool,
 }
 
 /// Where a configuration comes from, shared by `server` and `config`.
@@ -104,13 +128,9 @@ enum ConfigCommand {
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
     let cli = Cli::parse();
+    // Held to the end of main: dropping it flushes exported spans.
+    let _telemetry = server::telemetry::init(cli.log_format).context("setting up logging")?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         Command::Dev(args) => runtime.block_on(dev(args)),
@@ -150,7 +170,49 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
     config.tick_ms = args.tick_ms;
     config.packet_bytes_max = args.packet_bytes_max;
     config.snapshot_every_txns = args.snapshot_every_txns;
-    serve(config, "herald dev").await
+    config.admin_listen = (!args.no_admin).then_some(args.admin_listen);
+    config.secure_client_listen = args.secure_listen;
+    config.tls_cert_file = args.tls_cert_file;
+    config.tls_key_file = args.tls_key_file;
+    config.tls_client_ca_file = args.tls_client_ca_file;
+    config.plaintext_client_port_enabled = !args.no_plaintext;
+    // A development node answers every four-letter word.
+    config.four_letter_words = vec!["*".to_string()];
+    let mut node = match RunningServer::start(config.clone()).await {
+        // As ZooKeeper does when its AdminServer cannot start: warn and serve without it.
+        Err(server::ServerError::Bind { address, source })
+            if Some(address) == config.admin_listen =>
+        {
+            eprintln!(
+                "herald dev: admin port {address} unavailable ({source}); running without it"
+            );
+            config.admin_listen = None;
+            RunningServer::start(config).await.context("starting the node")?
+        }
+        started => started.context("starting the node")?,
+    };
+    let data_dir = std::fs::canonicalize(&args.data_dir).unwrap_or(args.data_dir);
+    if let Some(plain) = node.plaintext_client_address() {
+        println!("herald dev: ZooKeeper protocol on {plain}");
+    }
+    if let Some(secure) = node.secure_client_address() {
+        println!("herald dev: ZooKeeper protocol over TLS on {secure}");
+    }
+    println!("herald dev: data in {}", data_dir.display());
+    if let Some(admin) = node.admin_address() {
+        println!("herald dev: admin, metrics and probes on http://{admin}");
+    }
+    let stopped_by_itself = tokio::select! {
+        result = node.wait() => Some(result),
+        () = shutdown_signal() => None,
+    };
+    match stopped_by_itself {
+        Some(result) => result.context("node stopped"),
+        None => {
+            println!("herald dev: shutting down");
+            node.shutdown().await.context("shutting down")
+        }
+    }
 }
 
 /// Reads the file, environment and hostname, and resolves the configuration.
@@ -184,26 +246,6 @@ fn machine_hostname() -> Option<String> {
         .filter(|name| !name.trim().is_empty())
         .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
         .map(|name| name.trim().to_string())
-}
-
-/// Runs a node until it stops by itself or a SIGTERM / ctrl-c arrives.
-async fn serve(config: ServerConfig, label: &str) -> anyhow::Result<()> {
-    let data_dir = config.data_dir.clone();
-    let mut node = RunningServer::start(config).await.context("starting the node")?;
-    let data_dir = std::fs::canonicalize(&data_dir).unwrap_or(data_dir);
-    println!("{label}: ZooKeeper protocol on {}", node.client_address());
-    println!("{label}: data in {}", data_dir.display());
-    let stopped_by_itself = tokio::select! {
-        result = node.wait() => Some(result),
-        () = shutdown_signal() => None,
-    };
-    match stopped_by_itself {
-        Some(result) => result.context("node stopped"),
-        None => {
-            println!("{label}: shutting down");
-            node.shutdown().await.context("shutting down")
-        }
-    }
 }
 
 /// Resolves on SIGTERM or ctrl-c.

@@ -19,6 +19,16 @@ pub const LOG_SEGMENT_BYTES_MAX_DEFAULT: u64 = storage::SEGMENT_BYTES_MAX_DEFAUL
 /// How often empty containers and idle TTL nodes are looked for.
 pub const CONTAINER_CHECK_INTERVAL_MS_DEFAULT: u64 = 1_000;
 
+/// A client that has not finished its TLS handshake by then is dropped, so
+/// idle sockets cannot hold connection slots.
+pub const TLS_HANDSHAKE_TIMEOUT_MS_DEFAULT: u64 = 10_000;
+
+/// ZooKeeper's AdminServer port, for deployments that turn the admin port on.
+/// `ServerConfig::new` leaves it off so nodes started side by side (tests,
+/// embedded use) do not fight over one port.
+pub const ADMIN_LISTEN_DEFAULT: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 8080);
+
 /// Everything a standalone node needs to run.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -42,6 +52,23 @@ pub struct ServerConfig {
     pub container_check_interval_ms: u64,
     /// `None` = standalone; `Some` = a member of a replicated ensemble.
     pub ensemble: Option<EnsembleConfig>,
+    /// `false` = no plaintext client port (only `secure_client_listen`).
+    pub plaintext_client_port_enabled: bool,
+    /// Four-letter words answered on the client ports; `"*"` = all known.
+    /// `srvr` is always answered, as in ZooKeeper.
+    pub four_letter_words: Vec<String>,
+    /// Where the admin HTTP server (`/commands/*`, `/metrics`, `/healthz`,
+    /// `/readyz`) listens; `None` = off. See [`ADMIN_LISTEN_DEFAULT`].
+    pub admin_listen: Option<SocketAddr>,
+    /// ZooKeeper's `secureClientPort`: the TLS client port; `None` = off.
+    pub secure_client_listen: Option<SocketAddr>,
+    /// PEM certificate chain for the TLS client port.
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) for the TLS client port.
+    pub tls_key_file: Option<PathBuf>,
+    /// PEM CA bundle: when set, clients must present a certificate it signed (mTLS).
+    pub tls_client_ca_file: Option<PathBuf>,
+    pub tls_handshake_timeout_ms: u64,
 }
 
 /// Whether a server votes or only learns (ZooKeeper's `participant` / `observer`).
@@ -117,6 +144,17 @@ impl ServerConfig {
             log_segment_bytes_max: LOG_SEGMENT_BYTES_MAX_DEFAULT,
             container_check_interval_ms: CONTAINER_CHECK_INTERVAL_MS_DEFAULT,
             ensemble: None,
+            plaintext_client_port_enabled: true,
+            four_letter_words: crate::four_letter::FOUR_LETTER_WORDS_DEFAULT
+                .iter()
+                .map(|word| word.to_string())
+                .collect(),
+            admin_listen: None,
+            secure_client_listen: None,
+            tls_cert_file: None,
+            tls_key_file: None,
+            tls_client_ca_file: None,
+            tls_handshake_timeout_ms: TLS_HANDSHAKE_TIMEOUT_MS_DEFAULT,
         }
     }
 

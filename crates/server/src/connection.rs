@@ -7,23 +7,36 @@
 //! client that pipelines without reading its replies cannot grow the node's
 //! memory. Anything malformed closes only this connection, with its reason logged.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use bytes::BytesMut;
 use proto::frame::{self, FrameError};
 use proto::records::{ConnectRequest, RequestHeader};
 use proto::{OpCode, Reader, Record, Request};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, WriteHalf};
 use tokio::sync::{Semaphore, mpsc, watch};
 
 use crate::config::ServerConfig;
 use crate::messages::{ConnectionId, Inbound, Outbound};
+use crate::stats::ConnectionRegistration;
+use crate::{four_letter, status};
+
+/// Arrival times of this connection's unanswered requests, oldest first:
+/// replies leave in request order, so the writer pops one per reply.
+type Arrivals = Arc<Mutex<VecDeque<Instant>>>;
 
 /// Bytes read from the socket at a time; frames larger than this are assembled over several reads.
 const READ_BUFFER_BYTES: usize = 64 * 1024;
+
+/// How long a four-letter-word connection is drained after the answer
+/// (`echo mntr | nc` sends a newline too). Closing with unread bytes would
+/// reset the connection, and a reset can discard the answer at the client.
+pub const FOUR_LETTER_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+/// Bytes drained at most before closing anyway.
+const FOUR_LETTER_DRAIN_BYTES_MAX: usize = 4 * 1024;
 
 /// Why a connection ended; logged once when it does.
 #[derive(Debug, thiserror::Error)]
@@ -42,21 +55,40 @@ pub(crate) enum ConnectionEnd {
     Shutdown,
 }
 
-/// Serves one accepted connection until it ends.
-pub(crate) async fn serve(
-    stream: TcpStream,
+/// Serves one accepted connection (plain TCP or TLS) until it ends.
+pub(crate) async fn serve<S>(
+    mut stream: S,
     peer: SocketAddr,
     connection: ConnectionId,
     processor: mpsc::Sender<Inbound>,
     config: Arc<ServerConfig>,
+    registration: ConnectionRegistration,
     mut shutdown: watch::Receiver<bool>,
-) {
-    let _ = stream.set_nodelay(true);
-    let (mut reader, writer) = stream.into_split();
-    let (outbox, outbound) = mpsc::unbounded_channel();
-    let mut writer_task = tokio::spawn(write_loop(writer, outbound));
-    let permits = Arc::new(Semaphore::new(config.outstanding_requests_per_connection_max));
+) where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
     let mut buffer = BytesMut::with_capacity(READ_BUFFER_BYTES);
+    // A four-letter word replaces the first frame's length prefix.
+    while buffer.len() < 4 {
+        tokio::select! {
+            read = stream.read_buf(&mut buffer) => match read {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            },
+            _ = shutdown.changed() => return,
+        }
+    }
+    let first_bytes = [buffer[0], buffer[1], buffer[2], buffer[3]];
+    if let Some(word) = four_letter::recognise(first_bytes) {
+        answer_four_letter_word(stream, word, config, registration, &processor).await;
+        return;
+    }
+    let (mut reader, writer) = tokio::io::split(stream);
+    let arrivals = Arrivals::default();
+    let (outbox, outbound) = mpsc::unbounded_channel();
+    let mut writer_task =
+        tokio::spawn(write_loop(writer, outbound, registration.clone_handle(), arrivals.clone()));
+    let permits = Arc::new(Semaphore::new(config.outstanding_requests_per_connection_max));
     let mut outbox = Some(outbox);
 
     let end = loop {
@@ -64,6 +96,7 @@ pub(crate) async fn serve(
         match frame::decode_frame(&mut buffer, config.packet_bytes_max) {
             Err(error) => break ConnectionEnd::Frame(error),
             Ok(Some(body)) => {
+                registration.packet_received();
                 let message = match outbox.take() {
                     Some(outbox) => decode_connect(&body, connection, peer, outbox),
                     None => {
@@ -71,6 +104,11 @@ pub(crate) async fn serve(
                             permit = permits.clone().acquire_owned() => permit.expect("semaphore never closed"),
                             end = &mut writer_task => break end.unwrap_or(ConnectionEnd::ServerClosed("writer failed")),
                         };
+                        registration.request_started();
+                        arrivals
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .push_back(Instant::now());
                         decode_request(&body, connection, permit)
                     }
                 };
@@ -139,10 +177,57 @@ fn decode_request(
     }
 }
 
+/// Writes a four-letter word's answer and closes, as ZooKeeper does.
+async fn answer_four_letter_word<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    word: &'static str,
+    config: Arc<ServerConfig>,
+    registration: ConnectionRegistration,
+    processor: &mpsc::Sender<Inbound>,
+) {
+    registration.packet_received();
+    let whitelist = four_letter::Whitelist::new(&config.four_letter_words);
+    let mut node = status::NodeStatus::read(registration.stats(), &config);
+    if word == "wchc" && whitelist.allows(word) {
+        // Only the processor knows who watches what; ask it.
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        if processor.send(Inbound::WatchesBySession { reply }).await.is_ok()
+            && let Ok(watches) = answer.await
+        {
+            node.session_watches =
+                Some(watches.into_iter().map(|(session, paths)| (session.0, paths)).collect());
+        }
+    }
+    tracing::debug!(word, allowed = whitelist.allows(word), "four-letter word");
+    // `dirs` and `conf` walk the data directory: off the async threads.
+    let answer =
+        tokio::task::spawn_blocking(move || four_letter::answer(word, &whitelist, &node, &config))
+            .await
+            .unwrap_or_default();
+    let _ = stream.write_all(answer.as_bytes()).await;
+    // Unlisted before the client can see the end of the answer, so its next
+    // command does not count this connection.
+    drop(registration);
+    let _ = stream.shutdown().await;
+    let mut drained = 0;
+    let mut scratch = [0u8; 512];
+    let _ = tokio::time::timeout(FOUR_LETTER_DRAIN_TIMEOUT, async {
+        while drained < FOUR_LETTER_DRAIN_BYTES_MAX {
+            match stream.read(&mut scratch).await {
+                Ok(0) | Err(_) => break,
+                Ok(read) => drained += read,
+            }
+        }
+    })
+    .await;
+}
+
 /// Writes the processor's messages in order, batching whatever is queued into one write.
-async fn write_loop(
-    mut writer: OwnedWriteHalf,
+async fn write_loop<W: AsyncWrite>(
+    mut writer: WriteHalf<W>,
     mut outbound: mpsc::UnboundedReceiver<Outbound>,
+    stats: crate::stats::ConnectionCounters,
+    arrivals: Arrivals,
 ) -> ConnectionEnd {
     let mut buffer = BytesMut::with_capacity(READ_BUFFER_BYTES);
     while let Some(first) = outbound.recv().await {
@@ -153,13 +238,23 @@ async fn write_loop(
         while let Some(message) = next.take() {
             match message {
                 Outbound::Connected(response) => {
+                    stats.packet_sent();
                     frame::encode_frame(&response.to_bytes(), &mut buffer)
                 }
                 Outbound::Reply { header, body, permit } => {
+                    stats.packet_sent();
                     frame::encode_reply(&mut buffer, &header, body.as_ref());
+                    if permit.is_some() {
+                        let arrived =
+                            arrivals.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+                        stats.request_answered(arrived.map(|at| at.elapsed()));
+                    }
                     permits.extend(permit);
                 }
-                Outbound::Notification(event) => frame::encode_notification(&mut buffer, &event),
+                Outbound::Notification(event) => {
+                    stats.packet_sent();
+                    frame::encode_notification(&mut buffer, &event)
+                }
                 Outbound::Close { reason } => {
                     close = Some(reason);
                     break;
@@ -189,6 +284,7 @@ mod tests {
 
     use proto::records::ReplyHeader;
     use proto::{Record, Writer};
+    use tokio::net::TcpStream;
 
     use super::*;
 
@@ -214,7 +310,16 @@ mod tests {
         config.outstanding_requests_per_connection_max = OUTSTANDING_MAX;
         let (processor, mut inbound) = mpsc::channel(64);
         let (_shutdown, shutdown_receiver) = watch::channel(false);
-        tokio::spawn(serve(stream, peer, 1, processor, Arc::new(config), shutdown_receiver));
+        let registration = crate::stats::ServerStats::new().connection_opened(1, peer, false);
+        tokio::spawn(serve(
+            stream,
+            peer,
+            1,
+            processor,
+            Arc::new(config),
+            registration,
+            shutdown_receiver,
+        ));
 
         let connect = ConnectRequest {
             protocol_version: 0,

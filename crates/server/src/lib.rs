@@ -8,16 +8,40 @@
 //! - [`config`]: the one configuration struct.
 //! - [`recovery`]: opening storage and rebuilding the tree at startup.
 //! - `messages`: the types that flow between the tasks above.
+//!
+//! In an ensemble, the processor also drives the replication core
+//! (`broadcast::Peer`): writes are proposed, committed by a quorum and only
+//! then applied (see `processor::replication`).
+//! - [`ensemble`]: peer frames, durable epochs, the core's configuration.
+//! - [`peer_transport`]: authenticated, framed TCP between members.
+//!
+//! The operations surface:
+//! - [`stats`]: the shared counters (`Arc<ServerStats>`) and the node's mode.
+//! - [`metrics`]: OpenTelemetry instruments over those counters, as Prometheus text.
+//! - [`status`]: a snapshot of the node that the operator commands render.
+//! - [`four_letter`]: ZooKeeper's four-letter words on the client ports.
+//! - [`admin`]: the admin HTTP port (AdminServer JSON, `/metrics`, probes).
+//! - [`tls`]: the secure client port's certificates, reloaded on change.
+//! - [`telemetry`]: logging and OpenTelemetry trace export for the process.
+//! - `fsync_timing`: times txn log fsyncs into the stats.
 
+pub mod admin;
 pub mod config;
 mod connection;
 mod durability;
 pub mod ensemble;
+pub mod four_letter;
+mod fsync_timing;
 mod listener;
 mod messages;
+pub mod metrics;
 pub mod peer_transport;
 mod processor;
 pub mod recovery;
+pub mod stats;
+pub mod status;
+pub mod telemetry;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,6 +51,7 @@ use tokio::task::JoinHandle;
 
 pub use config::ServerConfig;
 pub use recovery::RecoveryError;
+pub use stats::{Mode, ServerStats};
 
 /// Requests queued from all connections to the processor before connections wait.
 pub const PROCESSOR_QUEUE_DEPTH: usize = 16 * 1024;
@@ -39,19 +64,12 @@ pub enum ServerError {
     Bind { address: SocketAddr, source: std::io::Error },
     #[error("storage failed: {0}")]
     Storage(String),
+    #[error("secure client port: {0}")]
+    Tls(#[from] tls::TlsError),
+    #[error("no client port: the plaintext port is disabled and no secure_client_listen is set")]
+    NoClientPort,
     #[error("ensemble: {0}")]
     Ensemble(String),
-}
-
-/// What a member is doing in its ensemble (`Mode:` in ZooKeeper's `srvr`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    Standalone,
-    /// Electing a leader or syncing with one: not serving clients.
-    Looking,
-    Leader,
-    Follower,
-    Observer,
 }
 
 /// How a member last caught up with a leader (ZAB's synchronization modes).
@@ -80,6 +98,7 @@ async fn start_replica(
     config: &ServerConfig,
     recovered: &recovery::Recovered,
     status: watch::Sender<NodeStatus>,
+    stats: Arc<ServerStats>,
 ) -> Result<(processor::Replica, processor::PeerInbound), ServerError> {
     let peer_config = ensemble::core_config::peer_config(ensemble)
         .map_err(|error| ServerError::Ensemble(error.to_string()))?;
@@ -95,6 +114,7 @@ async fn start_replica(
             txn: bytes::Bytes::from(txn.clone()),
         })
         .collect();
+    stats.set_quorum_size(peer_config.election.quorum.voters.len() as u64);
     let peer = broadcast::Peer::new(
         peer_config,
         broadcast::Recovered { epochs, last_logged_zxid: last_zxid, recent_proposals },
@@ -104,34 +124,80 @@ async fn start_replica(
         .map_err(|error| ServerError::Ensemble(error.to_string()))?;
     let me = broadcast::ServerId(ensemble.me);
     tracing::info!(%me, peer_listen = %ensemble.peer_listen, "joining the ensemble");
-    let replica =
-        processor::Replica::new(me, peer, link, config.data_dir.clone(), last_zxid, status);
+    let replica = processor::Replica::new(
+        me,
+        peer,
+        link,
+        config.data_dir.clone(),
+        last_zxid,
+        processor::StatusReport { status, stats },
+    );
     Ok((replica, inbound))
 }
 
 /// A node that is serving clients.
 pub struct RunningServer {
-    client_address: SocketAddr,
+    /// The plaintext port, else the secure one: where clients are told to go.
+    primary_client_address: SocketAddr,
+    client_address: Option<SocketAddr>,
+    secure_client_address: Option<SocketAddr>,
+    admin_address: Option<SocketAddr>,
+    stats: Arc<ServerStats>,
     shutdown: watch::Sender<bool>,
     processor: JoinHandle<Result<(), String>>,
-    listener: JoinHandle<()>,
+    /// Accept loops of the client ports and the admin server.
+    listeners: Vec<JoinHandle<()>>,
     status: watch::Receiver<NodeStatus>,
+}
+
+async fn bind(address: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAddr), ServerError> {
+    let socket = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|source| ServerError::Bind { address, source })?;
+    let bound = socket.local_addr().map_err(|source| ServerError::Bind { address, source })?;
+    Ok((socket, bound))
 }
 
 impl RunningServer {
     /// Recovers the node's state from `config.data_dir` and starts serving.
-    pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
-        let config = Arc::new(config);
+    pub async fn start(mut config: ServerConfig) -> Result<RunningServer, ServerError> {
         let data_dir = config.data_dir.clone();
         let log_options = storage::LogOptions { segment_bytes_max: config.log_segment_bytes_max };
         let recovered =
             tokio::task::spawn_blocking(move || recovery::recover(&data_dir, log_options))
                 .await
                 .expect("recovery does not panic")?;
-        let socket = tokio::net::TcpListener::bind(config.client_listen)
-            .await
-            .map_err(|source| ServerError::Bind { address: config.client_listen, source })?;
-        let client_address = socket.local_addr().expect("bound socket has an address");
+        if !config.plaintext_client_port_enabled && config.secure_client_listen.is_none() {
+            return Err(ServerError::NoClientPort);
+        }
+        // Load certificates before binding anything: a bad file fails the start.
+        let tls = match config.secure_client_listen {
+            Some(_) => {
+                Some(Arc::new(tls::ReloadingAcceptor::load(tls::TlsFiles::from_config(&config)?)?))
+            }
+            None => None,
+        };
+        let plain = match config.plaintext_client_port_enabled {
+            true => Some(bind(config.client_listen).await?),
+            false => None,
+        };
+        let secure = match config.secure_client_listen {
+            Some(address) => Some(bind(address).await?),
+            None => None,
+        };
+        let admin = match config.admin_listen {
+            Some(address) => Some(bind(address).await?),
+            None => None,
+        };
+        // Port 0 means "any": the commands that print the ports show the bound ones.
+        if let Some((_, address)) = &plain {
+            config.client_listen = *address;
+        }
+        config.secure_client_listen = secure.as_ref().map(|(_, address)| *address);
+        config.admin_listen = admin.as_ref().map(|(_, address)| *address);
+        let config = Arc::new(config);
+        let stats = ServerStats::new();
+        stats.set_mode(if config.ensemble.is_some() { Mode::Looking } else { Mode::Standalone });
 
         let (shutdown, shutdown_receiver) = watch::channel(false);
         let (status_sender, status) = watch::channel(NodeStatus {
@@ -143,13 +209,14 @@ impl RunningServer {
             None => (None, None),
             Some(ensemble) => {
                 let (replica, inbound) =
-                    start_replica(ensemble, &config, &recovered, status_sender).await?;
+                    start_replica(ensemble, &config, &recovered, status_sender, stats.clone())
+                        .await?;
                 (Some(replica), Some(inbound))
             }
         };
         let (durability_events, durability_receiver) = mpsc::unbounded_channel();
         let durability = durability::Durability::spawn(
-            Box::new(recovered.log),
+            Box::new(fsync_timing::TimedLog { inner: recovered.log, stats: stats.clone() }),
             Box::new(recovered.snapshots),
             durability_events,
         );
@@ -159,6 +226,7 @@ impl RunningServer {
             recovered.tree,
             durability,
             recovered.replayed_txns,
+            stats.clone(),
             replica,
         );
         let processor = tokio::spawn(processor.run(
@@ -167,10 +235,48 @@ impl RunningServer {
             peer_inbound,
             shutdown_receiver.clone(),
         ));
-        let listener =
-            tokio::spawn(listener::accept_loop(socket, inbound, config, shutdown_receiver));
-        tracing::info!(%client_address, "serving ZooKeeper clients");
-        Ok(RunningServer { client_address, shutdown, processor, listener, status })
+        let context = listener::AcceptContext::new(
+            inbound,
+            config.clone(),
+            stats.clone(),
+            shutdown_receiver.clone(),
+        );
+        let mut listeners = Vec::new();
+        let client_address = plain.map(|(socket, address)| {
+            listeners.push(tokio::spawn(listener::accept_loop(socket, context.clone(), None)));
+            tracing::info!(%address, "serving ZooKeeper clients");
+            address
+        });
+        let secure_client_address = secure.map(|(socket, address)| {
+            listeners.push(tokio::spawn(listener::accept_loop(socket, context.clone(), tls)));
+            tracing::info!(%address, "serving ZooKeeper clients over TLS");
+            address
+        });
+        let admin_address = admin.map(|(socket, address)| {
+            listeners.push(tokio::spawn(admin::serve(
+                socket,
+                stats.clone(),
+                config.clone(),
+                context.processor.clone(),
+                shutdown_receiver,
+            )));
+            tracing::info!(%address, "admin server listening");
+            address
+        });
+        let primary_client_address =
+            client_address.or(secure_client_address).ok_or(ServerError::NoClientPort)?;
+        stats.set_serving();
+        Ok(RunningServer {
+            primary_client_address,
+            client_address,
+            secure_client_address,
+            admin_address,
+            stats,
+            shutdown,
+            processor,
+            listeners,
+            status,
+        })
     }
 
     /// The member's mode right now.
@@ -183,9 +289,30 @@ impl RunningServer {
         self.status.clone()
     }
 
-    /// Where ZooKeeper clients connect.
+    /// Where ZooKeeper clients connect: the plaintext port, or the secure
+    /// port when the plaintext one is disabled.
     pub fn client_address(&self) -> SocketAddr {
+        self.primary_client_address
+    }
+
+    /// The plaintext client port, if enabled.
+    pub fn plaintext_client_address(&self) -> Option<SocketAddr> {
         self.client_address
+    }
+
+    /// The TLS client port (ZooKeeper's `secureClientPort`), if configured.
+    pub fn secure_client_address(&self) -> Option<SocketAddr> {
+        self.secure_client_address
+    }
+
+    /// The admin HTTP port, if configured.
+    pub fn admin_address(&self) -> Option<SocketAddr> {
+        self.admin_address
+    }
+
+    /// The node's counters; the ensemble layer sets the mode through it.
+    pub fn stats(&self) -> &Arc<ServerStats> {
+        &self.stats
     }
 
     /// Runs until storage fails; returns the failure.
@@ -201,7 +328,9 @@ impl RunningServer {
     /// waits for them to be durable.
     pub async fn shutdown(self) -> Result<(), ServerError> {
         let _ = self.shutdown.send(true);
-        self.listener.abort();
+        for listener in &self.listeners {
+            listener.abort();
+        }
         match self.processor.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(error)) => Err(ServerError::Storage(error)),

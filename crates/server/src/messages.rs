@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 
 use proto::records::{ConnectRequest, ConnectResponse, ReplyHeader, WatcherEvent};
-use proto::{Request, Response};
-use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use proto::{Request, Response, SessionId};
+use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 
 /// Identifies one TCP connection for the processor's lifetime.
 pub(crate) type ConnectionId = u64;
@@ -25,6 +25,8 @@ pub(crate) enum Inbound {
     Unsupported { connection: ConnectionId, xid: i32, op_code: i32, permit: OwnedSemaphorePermit },
     /// The connection is gone (closed by the peer, a protocol error, or shutdown).
     Closed { connection: ConnectionId },
+    /// The `wchc` four-letter word: every session's watched paths.
+    WatchesBySession { reply: oneshot::Sender<Vec<(SessionId, Vec<String>)>> },
 }
 
 /// From the processor to a connection's writer, in the order they must be written.

@@ -15,7 +15,7 @@ mod replication;
 mod requests;
 mod sessions;
 
-pub(crate) use replication::Replica;
+pub(crate) use replication::{Replica, StatusReport};
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -31,6 +31,7 @@ use tokio::time::Instant;
 use crate::config::ServerConfig;
 use crate::durability::{Durability, DurabilityEvent, DurabilityJob};
 use crate::messages::{ConnectionId, Inbound, Outbound, Outbox};
+use crate::stats::ServerStats;
 use release::ReleaseQueue;
 
 /// Inbound messages handled before the processor hands a batch to the log.
@@ -62,6 +63,7 @@ pub(crate) struct Processor {
     /// Monotonic origin for session deadlines.
     started: Instant,
     next_container_check_ms: u64,
+    stats: Arc<ServerStats>,
     /// `Some` in an ensemble: the replication core and what drives it.
     replica: Option<Replica>,
 }
@@ -75,6 +77,7 @@ impl Processor {
         tree: DataTree,
         durability: Durability,
         recovered_txns: u64,
+        stats: Arc<ServerStats>,
         replica: Option<Replica>,
     ) -> Processor {
         let mut sessions = SessionTracker::new(config.tick_ms as i64);
@@ -84,6 +87,8 @@ impl Processor {
             sessions.add(session, info.timeout_ms, 0);
         }
         let durable = tree.last_zxid();
+        // Counts are right from the first command, before any request arrives.
+        stats.observe_tree(&tree, sessions.len());
         let server_id = config.ensemble.as_ref().map_or(0, |ensemble| ensemble.me);
         let next_session_id = sessions::initial_session_id(wall_clock_ms(), server_id);
         Processor {
@@ -100,6 +105,7 @@ impl Processor {
             next_session_id,
             started: Instant::now(),
             next_container_check_ms: 0,
+            stats,
             replica,
         }
     }
@@ -163,6 +169,7 @@ impl Processor {
                 _ = shutdown.changed() => break Ok(()),
             }
             self.flush_log();
+            self.stats.observe_tree(&self.tree, self.sessions.len());
         };
         self.flush_log();
         self.durability.finish();
@@ -187,13 +194,21 @@ impl Processor {
                 self.connect(connection, request);
             }
             Inbound::Request { connection, xid, request, permit } => {
-                self.request(connection, xid, request, permit)
+                // Debug level: a disabled span costs one callsite check.
+                let session = self.connections.get(&connection).and_then(|state| state.session);
+                let span = tracing::debug_span!("request", op = ?request.op_code(), xid, session = session.map(|s| s.0), zxid = tracing::field::Empty);
+                let _entered = span.enter();
+                self.request(connection, xid, request, permit);
+                span.record("zxid", self.tree.last_zxid().0);
             }
             Inbound::Unsupported { connection, xid, op_code, permit } => {
                 tracing::debug!(connection, op_code, "unsupported opcode");
                 self.reply_error(connection, xid, ErrorCode::Unimplemented, Some(permit));
             }
             Inbound::Closed { connection } => self.connection_closed(connection),
+            Inbound::WatchesBySession { reply } => {
+                let _ = reply.send(self.tree.watches_by_session());
+            }
         }
     }
 

@@ -88,6 +88,13 @@ pub(super) struct Blocked {
     pub permit: OwnedSemaphorePermit,
 }
 
+/// Where a member publishes its role: the status watch (`RunningServer::status`)
+/// and the operations counters (`srvr`, `mntr`, `/readyz`).
+pub(crate) struct StatusReport {
+    pub status: watch::Sender<NodeStatus>,
+    pub stats: std::sync::Arc<crate::ServerStats>,
+}
+
 /// The ensemble side of a processor.
 pub(crate) struct Replica {
     pub(super) me: ServerId,
@@ -116,10 +123,12 @@ pub(crate) struct Replica {
     pub(super) in_flight: HashMap<ConnectionId, usize>,
     pub(super) blocked: HashMap<ConnectionId, VecDeque<Blocked>>,
     data_dir: PathBuf,
-    status: watch::Sender<NodeStatus>,
+    status: StatusReport,
     /// How the storage was changed since the member last left its role.
     sync_since_looking: SyncKind,
     last_sync: Option<SyncKind>,
+    /// When the member last started looking: election time is measured to serving.
+    looking_since: Option<std::time::Instant>,
 }
 
 impl Replica {
@@ -129,7 +138,7 @@ impl Replica {
         link: Box<dyn PeerLink>,
         data_dir: PathBuf,
         last_zxid: Zxid,
-        status: watch::Sender<NodeStatus>,
+        status: StatusReport,
     ) -> Replica {
         Replica {
             me,
@@ -151,6 +160,7 @@ impl Replica {
             status,
             sync_since_looking: SyncKind::Diff,
             last_sync: None,
+            looking_since: Some(std::time::Instant::now()),
         }
     }
 
@@ -719,7 +729,18 @@ impl Processor {
             replica.sync_since_looking = SyncKind::Diff;
         }
         let last_sync = replica.last_sync;
-        let _ = replica.status.send(NodeStatus { mode, serving, last_sync });
+        let _ = replica.status.status.send(NodeStatus { mode, serving, last_sync });
+        // Operators see a member that is not serving yet as looking.
+        replica.status.stats.set_mode(if serving { mode } else { Mode::Looking });
+        match role {
+            Role::Looking => replica.looking_since = Some(std::time::Instant::now()),
+            _ if serving => {
+                if let Some(started) = replica.looking_since.take() {
+                    replica.status.stats.record_election(started.elapsed());
+                }
+            }
+            _ => {}
+        }
         match role {
             Role::Looking => {
                 self.drop_clients();

@@ -149,6 +149,7 @@ impl Processor {
             state.session = Some(session);
         }
         self.session_connections.insert(session, connection);
+        self.stats.connection_session(connection, session.0);
     }
 
     fn allocate_session_id(&mut self) -> SessionId {
