@@ -115,6 +115,10 @@ async fn node_types_children_and_stat() {
     assert!(names.contains(&"box"));
     assert_eq!(names.iter().filter(|n| n.starts_with("job-")).count(), 2);
 
+    let top = call(&app, Method::GET, "/v1/children", None).await;
+    assert_eq!(top.status, 200, "{}", top.text);
+    assert!(top.json["children"].as_array().unwrap().contains(&json!(root)));
+
     let stat = call(&app, Method::GET, &format!("/v1/stat/{root}"), None).await;
     assert_eq!(stat.status, 200);
     assert_eq!(stat.json["num_children"].as_i64().unwrap() as usize, names.len());
