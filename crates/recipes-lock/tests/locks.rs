@@ -306,3 +306,22 @@ async fn election_leader_proclaim_resign() {
     assert_eq!(leader.value, b"node-b");
     assert_eq!(leader.session_id, b.session_id().0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protected_mode_finds_a_contender_by_its_guid() {
+    use recipes_lock::{contenders, protected};
+    let backend = Backend::start().await;
+    let dir = backend.dir("protected");
+    let client = backend.client().await;
+    protected::ensure_directory(&client, &dir).await.unwrap();
+    let options = CreateMode::EphemeralSequential.with_acls(Acls::anyone_all());
+    // Two contenders, as a create applied just before a connection loss would leave one.
+    for guid in ["0123abcd", "ffff0000"] {
+        let prefix = contenders::name_prefix(guid, ContenderKind::Exclusive);
+        client.create(&format!("{dir}/{prefix}"), b"", &options).await.unwrap();
+    }
+    let (name, stat) = protected::find_by_guid(&client, &dir, "ffff0000").await.unwrap().unwrap();
+    assert!(name.starts_with("_c_ffff0000-x-"), "{name}");
+    assert_eq!(stat.ephemeral_owner, client.session_id().0);
+    assert_eq!(protected::find_by_guid(&client, &dir, "99999999").await.unwrap(), None);
+}
