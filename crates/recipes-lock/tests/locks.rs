@@ -325,3 +325,48 @@ async fn protected_mode_finds_a_contender_by_its_guid() {
     assert_eq!(stat.ephemeral_owner, client.session_id().0);
     assert_eq!(protected::find_by_guid(&client, &dir, "99999999").await.unwrap(), None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lock_delay_applies_only_after_a_lost_lease() {
+    let backend = Backend::start().await;
+    let dir = backend.dir("delay");
+    let delay = Duration::from_millis(200);
+    for lose_the_lease in [false, true] {
+        let holder = backend.client().await;
+        let observer = backend.client().await;
+        let held = lock::acquire(&holder, &dir, ContenderKind::Exclusive, b"", WAIT).await.unwrap();
+        let waiter = backend.client().await;
+        let dir_for_waiter = dir.clone();
+        let waiting = tokio::spawn(async move {
+            let grant = lock::acquire_with_delay(
+                &waiter,
+                &dir_for_waiter,
+                ContenderKind::Exclusive,
+                b"",
+                WAIT,
+                delay,
+            )
+            .await;
+            (grant, waiter)
+        });
+        until_waiters(&observer, &dir, 1).await;
+        if lose_the_lease {
+            drop(holder);
+        } else {
+            lock::release(&holder, &dir, held.token).await.unwrap();
+        }
+        let (grant, waiter) = within("grant", waiting).await.unwrap();
+        let grant = grant.unwrap();
+        assert_eq!(grant.lock_delayed, lose_the_lease);
+        lock::release(&waiter, &dir, grant.token).await.unwrap();
+    }
+}
+
+#[test]
+fn lock_delay_bound() {
+    assert!(lock::lock_delay_from_ms(lock::LOCK_DELAY_MS_MAX).is_ok());
+    assert!(matches!(
+        lock::lock_delay_from_ms(lock::LOCK_DELAY_MS_MAX + 1),
+        Err(LockError::LockDelayTooLong { .. })
+    ));
+}
