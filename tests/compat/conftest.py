@@ -55,7 +55,7 @@ class HeraldNode:
     def start(self):
         self.log = open(os.path.join(self.data_dir, "herald.log"), "ab")
         self.process = subprocess.Popen(
-            [self.binary, "dev", "--listen", self.hosts, "--data-dir", self.data_dir, "--tick-ms", str(TICK_MS)],
+            [self.binary, "dev", "--listen", self.hosts, "--http-listen", "127.0.0.1:0", "--data-dir", self.data_dir, "--tick-ms", str(TICK_MS)],
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )

@@ -260,7 +260,7 @@ def start_herald():
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     data_dir = tempfile.mkdtemp(prefix="herald-diff-")
-    process = subprocess.Popen([binary, "dev", "--listen", f"127.0.0.1:{port}", "--data-dir", data_dir],
+    process = subprocess.Popen([binary, "dev", "--listen", f"127.0.0.1:{port}", "--http-listen", "127.0.0.1:0", "--data-dir", data_dir],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -117,6 +117,7 @@ impl From<LockError> for ApiError {
             LockError::NotOwner(_) => ApiError::new(S::FORBIDDEN, "not-owner", detail),
             LockError::ContenderLost => ApiError::new(S::CONFLICT, "lease-lost", detail),
             LockError::WaitTooLong { .. }
+            | LockError::LockDelayTooLong { .. }
             | LockError::BadName(_)
             | LockError::BadPermits { .. }
             | LockError::WrongKind(_) => ApiError::bad_request(detail),

@@ -278,3 +278,45 @@ async fn reap(ensemble: String, entries: Weak<Mutex<HashMap<i64, Entry>>>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lease(password_len: usize) -> LeaseId {
+        LeaseId { session_id: 0x0123_4567_89ab_cdef, ttl_ms: 5000, password: vec![7; password_len] }
+    }
+
+    #[test]
+    fn lease_ids_round_trip_and_never_print_the_password() {
+        let id = lease(16);
+        let text = id.encode();
+        assert!(text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert_eq!(LeaseId::decode(&text).unwrap(), id);
+        assert_eq!(format!("{id:?}"), "LeaseId(0x123456789abcdef)");
+    }
+
+    #[test]
+    fn password_length_at_the_bounds() {
+        assert!(LeaseId::decode(&lease(1).encode()).is_ok());
+        assert!(LeaseId::decode(&lease(PASSWORD_BYTES_MAX).encode()).is_ok());
+        assert!(LeaseId::decode(&lease(PASSWORD_BYTES_MAX + 1).encode()).is_err());
+        assert!(LeaseId::decode(&lease(0).encode()).is_err());
+    }
+
+    #[test]
+    fn malformed_ids_are_bad_requests() {
+        for text in ["", "!!!", "AQ", &URL_SAFE_NO_PAD.encode([2u8; 20])] {
+            let error = LeaseId::decode(text).unwrap_err();
+            assert_eq!(error.status, axum::http::StatusCode::BAD_REQUEST, "{text}");
+        }
+    }
+
+    #[test]
+    fn ttl_bounds_are_inclusive() {
+        assert!(validate_ttl_ms(LEASE_TTL_MS_MIN).is_ok());
+        assert!(validate_ttl_ms(LEASE_TTL_MS_MAX).is_ok());
+        assert!(validate_ttl_ms(LEASE_TTL_MS_MIN - 1).is_err());
+        assert!(validate_ttl_ms(LEASE_TTL_MS_MAX + 1).is_err());
+    }
+}

@@ -5,6 +5,7 @@
 //! - [`config`]: the one configuration struct and its limits.
 //! - [`state`]: `AppState`, the state every handler (and every recipe router) shares.
 //! - [`error`]: `ApiError`, the single `application/problem+json` error response.
+//! - [`problems`]: turns axum's and tower's own error responses into problem documents.
 //! - [`auth`]: bearer tokens → ZooKeeper digest identities.
 //! - [`sessions`]: the shared per-identity ZooKeeper sessions.
 //! - [`leases`]: leases = ZooKeeper sessions, resumable from their id anywhere.
@@ -17,6 +18,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod leases;
+pub mod problems;
 pub mod routes;
 pub mod sessions;
 pub mod state;
@@ -47,6 +49,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "no-route", "no such endpoint").into_response()
         })
+        .layer(axum::middleware::map_response(problems::problems_only))
         .layer(axum::extract::DefaultBodyLimit::max(body_bytes_max))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http())

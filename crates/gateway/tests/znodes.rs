@@ -115,6 +115,10 @@ async fn node_types_children_and_stat() {
     assert!(names.contains(&"box"));
     assert_eq!(names.iter().filter(|n| n.starts_with("job-")).count(), 2);
 
+    let top = call(&app, Method::GET, "/v1/children", None).await;
+    assert_eq!(top.status, 200, "{}", top.text);
+    assert!(top.json["children"].as_array().unwrap().contains(&json!(root)));
+
     let stat = call(&app, Method::GET, &format!("/v1/stat/{root}"), None).await;
     assert_eq!(stat.status, 200);
     assert_eq!(stat.json["num_children"].as_i64().unwrap() as usize, names.len());
@@ -200,7 +204,7 @@ async fn body_size_limit_at_the_bound() {
             .unwrap()
     };
     let over = common::send(&app, request(body_of(1025))).await;
-    assert_eq!(over.status, 413, "{}", over.text);
+    assert_problem(&over, 413);
     let at = common::send(&app, request(body_of(1024))).await;
     assert_eq!(at.status, 201, "{}", at.text);
 }
@@ -223,6 +227,21 @@ async fn bad_input_is_a_problem_not_a_panic() {
     assert_problem(&no_route, 404);
     let bad_lease = call(&app, Method::GET, "/v1/leases/not-a-lease", None).await;
     assert_problem(&bad_lease, 400);
+    let wrong_shape = call(&app, Method::POST, "/v1/leases", Some(json!({"ttl_ms": "soon"}))).await;
+    assert_problem(&wrong_shape, 400);
+    let not_json = common::send(
+        &app,
+        axum::http::Request::builder()
+            .method(Method::POST)
+            .uri("/v1/leases")
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from("{"))
+            .unwrap(),
+    )
+    .await;
+    assert_problem(&not_json, 400);
+    let wrong_method = call(&app, Method::PATCH, "/v1/leases", None).await;
+    assert_problem(&wrong_method, 405);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -261,4 +280,17 @@ async fn openapi_document_describes_the_routes() {
     let docs = call(&app, Method::GET, "/docs/", None).await;
     assert_eq!(docs.status, 200);
     assert!(docs.text.contains("swagger"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_per_request_timeout_answers_503() {
+    // Nothing listens on the port, so connecting never succeeds: the request timeout fires
+    // long before the connect bound.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut config = gateway::GatewayConfig::new(format!("127.0.0.1:{port}"));
+    config.request_timeout = std::time::Duration::from_millis(100);
+    let app = gateway::app(gateway::AppState::new(config));
+    let reply = call(&app, Method::GET, "/v1/znodes/x", None).await;
+    assert_problem(&reply, 503);
+    assert_eq!(reply.json["type"], "urn:herald:problem:timeout");
 }

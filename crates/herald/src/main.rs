@@ -1,15 +1,18 @@
 //! `herald`: one binary, the role picked by the subcommand.
 //!
-//! - `herald dev`: a standalone node on 127.0.0.1:2181 with data in ./herald-data.
+//! - `herald dev`: a standalone node on 127.0.0.1:2181 with data in ./herald-data, and the
+//!   REST API on 127.0.0.1:8181.
 //! - `herald server`: a node or ensemble member configured by a TOML file,
 //!   environment and flags.
 //! - `herald cluster`: an ensemble of `herald server` processes on loopback.
+//! - `herald gateway`: the REST API as a client of an ensemble (Herald or Apache ZooKeeper).
 //! - `herald config check|print`: validate or show a configuration.
 //! - `herald bench`: a ZooKeeper-protocol load generator (Herald or Apache ZooKeeper).
 
 mod bench;
 mod cluster;
 mod config;
+mod gateway_cmd;
 mod member;
 
 use std::net::SocketAddr;
@@ -32,7 +35,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a standalone node for development: ZooKeeper protocol on 127.0.0.1:2181,
-    /// data under ./herald-data.
+    /// REST API on 127.0.0.1:8181, data under ./herald-data.
     Dev(DevArgs),
     /// Run a node or ensemble member configured by a TOML file,
     /// HERALD_<SECTION>_<KEY> variables, --set and the flags below (latest wins).
@@ -42,6 +45,8 @@ enum Command {
     /// Validate or print a configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Serve the REST API (leases, znodes, locks, elections) for an existing ensemble.
+    Gateway(gateway_cmd::GatewayArgs),
     /// Drive a ZooKeeper-compatible server with a workload and report throughput and latency.
     Bench(bench::BenchArgs),
 }
@@ -84,6 +89,11 @@ struct DevArgs {
     /// Serve only the TLS client port.
     #[arg(long, requires = "secure_listen")]
     no_plaintext: bool,
+    /// Address of the REST API.
+    #[arg(long, default_value = gateway_cmd::HTTP_LISTEN_DEFAULT, env = "HERALD_HTTP_LISTEN")]
+    http_listen: SocketAddr,
+    #[command(flatten)]
+    gateway: gateway_cmd::GatewayOptions,
 }
 
 /// Where a configuration comes from, shared by `server` and `config`.
@@ -161,6 +171,7 @@ fn main() -> anyhow::Result<()> {
             print!("{}", config::render(&effective.file));
             Ok(())
         }
+        Command::Gateway(args) => runtime.block_on(gateway_cmd::run(args)),
         Command::Bench(args) => runtime.block_on(bench::run(args)),
     }
 }
@@ -178,6 +189,8 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
     config.plaintext_client_port_enabled = !args.no_plaintext;
     // A development node answers every four-letter word.
     config.four_letter_words = vec!["*".to_string()];
+    let gateway_config = args.gateway.config(String::new())?;
+    let http = gateway_cmd::bind(args.http_listen).await?;
     let mut node = match RunningServer::start(config.clone()).await {
         // As ZooKeeper does when its AdminServer cannot start: warn and serve without it.
         Err(server::ServerError::Bind { address, source })
@@ -198,14 +211,24 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
     if let Some(secure) = node.secure_client_address() {
         println!("herald dev: ZooKeeper protocol over TLS on {secure}");
     }
+    println!("herald dev: REST API on http://{} (docs at /docs)", http.local_addr()?);
     println!("herald dev: data in {}", data_dir.display());
     if let Some(admin) = node.admin_address() {
         println!("herald dev: admin, metrics and probes on http://{admin}");
     }
+    let gateway_config =
+        gateway::GatewayConfig { ensemble: node.client_address().to_string(), ..gateway_config };
+    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let http_task = tokio::spawn(gateway_cmd::serve(http, gateway_config, async {
+        let _ = http_stopped.await;
+    }));
     let stopped_by_itself = tokio::select! {
         result = node.wait() => Some(result),
         () = shutdown_signal() => None,
     };
+    let _ = stop_http.send(());
+    // Open event streams would hold a graceful shutdown forever: give them a bound.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), http_task).await;
     match stopped_by_itself {
         Some(result) => result.context("node stopped"),
         None => {

@@ -26,7 +26,7 @@ struct Node {
 
 fn start_node(data_dir: &std::path::Path) -> Node {
     let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
-        .args(["dev", "--listen", "127.0.0.1:0", "--data-dir"])
+        .args(["dev", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())

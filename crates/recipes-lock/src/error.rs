@@ -22,6 +22,8 @@ pub enum LockError {
     ContenderLost,
     #[error("wait of {wait_ms} ms exceeds the bound of {wait_ms_max} ms")]
     WaitTooLong { wait_ms: u64, wait_ms_max: u64 },
+    #[error("lock-delay of {lock_delay_ms} ms exceeds the bound of {max} ms")]
+    LockDelayTooLong { lock_delay_ms: u64, max: u64 },
     #[error("invalid name {0:?}: 1 to 128 characters of [A-Za-z0-9._-]")]
     BadName(String),
     #[error("permits must be between 1 and {max}, got {got}")]

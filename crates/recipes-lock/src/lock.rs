@@ -19,6 +19,20 @@ pub struct Grant {
     /// How often this contender was woken by a watch before the grant. With no herd effect
     /// a waiter is woken once per predecessor that leaves, not once per queue change.
     pub wakeups: u32,
+    /// The grant waited out a lock-delay because the previous holder's lease ended without
+    /// releasing (its writes may still be in flight somewhere).
+    pub lock_delayed: bool,
+}
+
+/// Longest lock-delay accepted.
+pub const LOCK_DELAY_MS_MAX: u64 = 60_000;
+
+/// Validated lock-delay.
+pub fn lock_delay_from_ms(lock_delay_ms: u64) -> Result<Duration, LockError> {
+    if lock_delay_ms > LOCK_DELAY_MS_MAX {
+        return Err(LockError::LockDelayTooLong { lock_delay_ms, max: LOCK_DELAY_MS_MAX });
+    }
+    Ok(Duration::from_millis(lock_delay_ms))
 }
 
 /// One contender as seen by [`inspect`].
@@ -29,8 +43,8 @@ pub struct Waiter {
     pub kind: ContenderKind,
     /// Session (lease) that owns the contender.
     pub session_id: i64,
-    /// Server time (ms since the epoch) the contender was created or last updated: for a
-    /// holder this is when it was granted.
+    /// Server time (ms since the epoch): for a waiter when it arrived, for a holder when it
+    /// was granted (see [`inspect`]).
     pub since_ms: i64,
 }
 
@@ -59,11 +73,28 @@ pub async fn acquire(
     data: &[u8],
     wait: Duration,
 ) -> Result<Grant, LockError> {
+    acquire_with_delay(client, dir, kind, data, wait, Duration::ZERO).await
+}
+
+/// [`acquire`] with a lock-delay (Chubby's): when the predecessor we waited for vanished
+/// without a clean [`release`] (its lease ended), the grant is held back for `lock_delay`
+/// so writes the lost holder may still have in flight land before the new holder acts.
+/// A clean release records the releasing contender's name in the lock directory's data,
+/// in the same multi as the delete, which is how the two cases are told apart.
+pub async fn acquire_with_delay(
+    client: &Client,
+    dir: &str,
+    kind: ContenderKind,
+    data: &[u8],
+    wait: Duration,
+    lock_delay: Duration,
+) -> Result<Grant, LockError> {
     protected::ensure_directory(client, dir).await?;
     let (own, created) = protected::create_contender(client, dir, kind, data).await?;
     let own_path = format!("{dir}/{own}");
     let deadline = Instant::now() + wait;
     let mut wakeups = 0;
+    let mut departed: Option<String> = None;
     let outcome = loop {
         let children = match client.list_children(dir).await {
             Ok(children) => children,
@@ -85,10 +116,11 @@ pub async fn acquire(
                 }
                 tokio::select! {
                     event = watcher.changed() => {
-                        // Data changes of the predecessor (a grant mark, a proclaim) are not
+                        // Data changes of the predecessor (a proclaim) are not
                         // departures: look again without counting a wakeup.
                         if event.event_type != EventType::NodeDataChanged {
                             wakeups += 1;
+                            departed = Some(predecessor);
                         }
                     }
                     () = tokio::time::sleep_until(deadline) => break Err(LockError::NotAcquired),
@@ -98,12 +130,17 @@ pub async fn acquire(
     };
     match outcome {
         Ok(()) => {
-            // A waiter marks its grant time in the node's mtime so inspect can report how
-            // long the lock has been held; an immediate grant's ctime already says it.
-            if wakeups > 0 {
-                client.set_data(&own_path, data, None).await?;
+            let mut lock_delayed = false;
+            if let Some(predecessor) = departed
+                && !lock_delay.is_zero()
+            {
+                let (released, _) = client.get_data(dir).await?;
+                if released != predecessor.as_bytes() {
+                    tokio::time::sleep(lock_delay).await;
+                    lock_delayed = true;
+                }
             }
-            Ok(Grant { node: own_path, token: created.czxid, wakeups })
+            Ok(Grant { node: own_path, token: created.czxid, wakeups, lock_delayed })
         }
         Err(error) => {
             remove_quietly(client, &own_path).await;
@@ -152,21 +189,24 @@ pub async fn release(client: &Client, dir: &str, token: i64) -> Result<(), LockE
     if stat.ephemeral_owner != client.session_id().0 {
         return Err(LockError::NotOwner(token));
     }
-    match client.delete(&format!("{dir}/{}", contender.name), Some(stat.version)).await {
-        Ok(()) | Err(Error::NoNode) => Ok(()),
-        // Our own node changed version under us: only our own session writes it.
-        Err(Error::BadVersion) => client
-            .delete(&format!("{dir}/{}", contender.name), None)
-            .await
-            .or_else(|error| if error == Error::NoNode { Ok(()) } else { Err(error.into()) }),
-        Err(error) => Err(error.into()),
+    // Delete and record the clean release in one multi (see `acquire_with_delay`).
+    let mut multi = client.new_multi_writer();
+    multi.add_delete(&format!("{dir}/{}", contender.name), None)?;
+    multi.add_set_data(dir, contender.name.as_bytes(), None)?;
+    match multi.commit().await {
+        Ok(_) => Ok(()),
+        Err(zookeeper_client::MultiWriteError::OperationFailed {
+            index: 0,
+            source: Error::NoNode,
+        }) => Ok(()),
+        Err(error) => Err(Error::from(error).into()),
     }
 }
 
 /// Holders and waiters of the lock at `dir`.
 pub async fn inspect(client: &Client, dir: &str) -> Result<LockInfo, LockError> {
-    let children = match client.list_children(dir).await {
-        Ok(children) => children,
+    let (children, directory) = match client.get_children(dir).await {
+        Ok(found) => found,
         Err(Error::NoNode) => return Ok(LockInfo::default()),
         Err(error) => return Err(error.into()),
     };
@@ -181,7 +221,14 @@ pub async fn inspect(client: &Client, dir: &str) -> Result<LockInfo, LockError> 
             token: stat.czxid,
             kind: contender.kind,
             session_id: stat.ephemeral_owner,
-            since_ms: stat.mtime,
+            // A holder was granted when it arrived or when the holder before it released
+            // (a clean release stamps the directory's mtime); after a lost lease the
+            // arrival time is the best known, so hold times then err long.
+            since_ms: if index < holder_count {
+                stat.ctime.max(directory.mtime)
+            } else {
+                stat.ctime
+            },
         };
         if index < holder_count { info.holders.push(waiter) } else { info.waiters.push(waiter) }
     }

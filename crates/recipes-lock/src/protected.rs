@@ -55,8 +55,9 @@ pub async fn create_contender(
     }
 }
 
-/// The contender in `dir` whose name carries `guid`, if it exists.
-async fn find_by_guid(
+/// The contender in `dir` whose name carries `guid`, if it exists: how a create that may
+/// have been applied before a connection loss is recovered instead of repeated.
+pub async fn find_by_guid(
     client: &Client,
     dir: &str,
     guid: &str,

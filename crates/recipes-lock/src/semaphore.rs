@@ -60,6 +60,7 @@ pub async fn acquire(
                     node: format!("{leases}/{name}"),
                     token: stat.czxid,
                     wakeups,
+                    lock_delayed: false,
                 });
         }
         if Instant::now() >= deadline {

@@ -306,3 +306,67 @@ async fn election_leader_proclaim_resign() {
     assert_eq!(leader.value, b"node-b");
     assert_eq!(leader.session_id, b.session_id().0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protected_mode_finds_a_contender_by_its_guid() {
+    use recipes_lock::{contenders, protected};
+    let backend = Backend::start().await;
+    let dir = backend.dir("protected");
+    let client = backend.client().await;
+    protected::ensure_directory(&client, &dir).await.unwrap();
+    let options = CreateMode::EphemeralSequential.with_acls(Acls::anyone_all());
+    // Two contenders, as a create applied just before a connection loss would leave one.
+    for guid in ["0123abcd", "ffff0000"] {
+        let prefix = contenders::name_prefix(guid, ContenderKind::Exclusive);
+        client.create(&format!("{dir}/{prefix}"), b"", &options).await.unwrap();
+    }
+    let (name, stat) = protected::find_by_guid(&client, &dir, "ffff0000").await.unwrap().unwrap();
+    assert!(name.starts_with("_c_ffff0000-x-"), "{name}");
+    assert_eq!(stat.ephemeral_owner, client.session_id().0);
+    assert_eq!(protected::find_by_guid(&client, &dir, "99999999").await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lock_delay_applies_only_after_a_lost_lease() {
+    let backend = Backend::start().await;
+    let dir = backend.dir("delay");
+    let delay = Duration::from_millis(200);
+    for lose_the_lease in [false, true] {
+        let holder = backend.client().await;
+        let observer = backend.client().await;
+        let held = lock::acquire(&holder, &dir, ContenderKind::Exclusive, b"", WAIT).await.unwrap();
+        let waiter = backend.client().await;
+        let dir_for_waiter = dir.clone();
+        let waiting = tokio::spawn(async move {
+            let grant = lock::acquire_with_delay(
+                &waiter,
+                &dir_for_waiter,
+                ContenderKind::Exclusive,
+                b"",
+                WAIT,
+                delay,
+            )
+            .await;
+            (grant, waiter)
+        });
+        until_waiters(&observer, &dir, 1).await;
+        if lose_the_lease {
+            drop(holder);
+        } else {
+            lock::release(&holder, &dir, held.token).await.unwrap();
+        }
+        let (grant, waiter) = within("grant", waiting).await.unwrap();
+        let grant = grant.unwrap();
+        assert_eq!(grant.lock_delayed, lose_the_lease);
+        lock::release(&waiter, &dir, grant.token).await.unwrap();
+    }
+}
+
+#[test]
+fn lock_delay_bound() {
+    assert!(lock::lock_delay_from_ms(lock::LOCK_DELAY_MS_MAX).is_ok());
+    assert!(matches!(
+        lock::lock_delay_from_ms(lock::LOCK_DELAY_MS_MAX + 1),
+        Err(LockError::LockDelayTooLong { .. })
+    ));
+}

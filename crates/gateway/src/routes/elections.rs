@@ -63,7 +63,7 @@ async fn campaign(
     let value = decode_data(request.value.as_deref(), request.encoding)?;
     let client = state.lease_client(&identity, &LeaseId::decode(&request.lease)?).await?;
     let grant = election::campaign(&client, &dir, &value, wait).await?;
-    Ok(Json(Granted { token: grant.token, node: grant.node }))
+    Ok(Json(Granted { token: grant.token, node: grant.node, lock_delayed: false }))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -56,6 +56,10 @@ pub struct AcquireLock {
     pub wait_ms: u64,
     #[serde(default)]
     pub mode: LockMode,
+    /// If the previous holder's lease ended without releasing, hold the grant back this
+    /// long (ms, at most 60000) so its in-flight writes land first. Default 0.
+    #[serde(default)]
+    pub lock_delay_ms: u64,
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -65,6 +69,9 @@ pub struct Granted {
     pub token: i64,
     /// The contender znode that holds the grant.
     pub node: String,
+    /// The grant waited out the lock-delay (the previous holder's lease was lost).
+    #[serde(default)]
+    pub lock_delayed: bool,
 }
 
 /// Acquires the lock, waiting up to `wait_ms`; 409 if it was not granted in time.
@@ -85,8 +92,9 @@ async fn acquire_lock(
         LockMode::Exclusive => ContenderKind::Exclusive,
         LockMode::Read => ContenderKind::Read,
     };
-    let grant = lock::acquire(&client, &dir, kind, b"", wait).await?;
-    Ok(Json(Granted { token: grant.token, node: grant.node }))
+    let lock_delay = lock::lock_delay_from_ms(request.lock_delay_ms)?;
+    let grant = lock::acquire_with_delay(&client, &dir, kind, b"", wait, lock_delay).await?;
+    Ok(Json(Granted { token: grant.token, node: grant.node, lock_delayed: grant.lock_delayed }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -229,7 +237,7 @@ async fn acquire_permit(
     semaphore::validate_permits(request.permits)?;
     let client = state.lease_client(&identity, &LeaseId::decode(&request.lease)?).await?;
     let grant = semaphore::acquire(&client, &dir, request.permits, wait).await?;
-    Ok(Json(Granted { token: grant.token, node: grant.node }))
+    Ok(Json(Granted { token: grant.token, node: grant.node, lock_delayed: false }))
 }
 
 /// Returns a permit.

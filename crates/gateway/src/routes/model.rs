@@ -108,5 +108,6 @@ impl NodeMode {
 
 /// Turns the wildcard capture (`a/b`) into a znode path (`/a/b`).
 pub fn znode_path(captured: &str) -> String {
-    format!("/{}", captured.trim_end_matches('/'))
+    let trimmed = captured.trim_end_matches('/');
+    if trimmed.is_empty() { "/".to_owned() } else { format!("/{trimmed}") }
 }

@@ -25,6 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_znode, get_znode, set_znode, delete_znode))
         .routes(routes!(list_children))
+        .routes(routes!(list_root_children))
         .routes(routes!(stat_znode))
         .routes(routes!(transaction))
 }
@@ -223,6 +224,16 @@ async fn list_children(
     let (mut children, stat) = client.get_children(&path).await?;
     children.sort();
     Ok(Json(ChildrenView { path, children, stat: stat.into() }))
+}
+
+/// Lists the children of the root znode `/`.
+#[utoipa::path(get, path = "/v1/children", tag = "znodes",
+    responses((status = 200, body = ChildrenView), (status = 503, body = Problem)))]
+async fn list_root_children(
+    state: State<AppState>,
+    identity: Identity,
+) -> Result<Json<ChildrenView>, ApiError> {
+    list_children(state, identity, Path(String::new())).await
 }
 
 /// A znode's stat without its data.

@@ -1,0 +1,84 @@
+//! The binary serves the REST API: `herald dev` beside its node, and `herald gateway` for
+//! an existing ensemble. Both are started as child processes on ephemeral ports.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+
+/// Kills the child when the test ends, pass or fail.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `herald ARGS` and returns it with the values of the stdout lines that start with
+/// each of `prefixes` (in order).
+fn start(args: &[&str], prefixes: &[&str]) -> (Running, Vec<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawning herald");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut values = Vec::new();
+    for prefix in prefixes {
+        let value = loop {
+            let line = lines.next().expect("herald printed its addresses").expect("stdout");
+            if let Some(rest) = line.strip_prefix(prefix) {
+                break rest.split_whitespace().next().unwrap_or_default().to_owned();
+            }
+        };
+        values.push(value);
+    }
+    std::thread::spawn(move || for _ in lines {});
+    (Running(child), values)
+}
+
+/// A minimal HTTP/1.1 exchange; returns the status line and the body.
+fn http(address: &str, method: &str, path: &str, body: &str) -> (String, String) {
+    let mut stream = TcpStream::connect(address).expect("connect to the REST API");
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nhost: test\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.lines().next().unwrap_or_default().to_owned();
+    let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn dev_serves_the_rest_api_and_gateway_serves_it_for_an_ensemble() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let (_dev, addresses) = start(
+        &["dev", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--data-dir"]
+            .iter()
+            .copied()
+            .chain([data_dir.path().to_str().unwrap()])
+            .collect::<Vec<_>>(),
+        &["herald dev: ZooKeeper protocol on ", "herald dev: REST API on http://"],
+    );
+    let (zookeeper, rest) = (&addresses[0], &addresses[1]);
+    let (status, body) = http(rest, "POST", "/v1/znodes/from-dev", r#"{"data":"hi"}"#);
+    assert!(status.contains("201"), "{status} {body}");
+
+    let (_gateway, addresses) = start(
+        &["gateway", "--ensemble", zookeeper, "--listen", "127.0.0.1:0"],
+        &["herald gateway: REST API on http://"],
+    );
+    let (status, body) = http(&addresses[0], "GET", "/v1/znodes/from-dev", "");
+    assert!(status.contains("200"), "{status} {body}");
+    assert!(body.contains(r#""data":"hi""#), "{body}");
+}
