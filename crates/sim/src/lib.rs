@@ -1,0 +1,4 @@
+pub mod disk;
+mod fingerprint;
+pub mod network;
+pub mod rng;
