@@ -1,4 +1,6 @@
+pub mod checker;
 pub mod disk;
 mod fingerprint;
+pub mod history;
 pub mod network;
 pub mod rng;
