@@ -5,6 +5,7 @@
 use proto::Zxid;
 
 use crate::fingerprint::fingerprint;
+use crate::wire::RequestTag;
 
 pub type ClientId = u32;
 
@@ -85,6 +86,8 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
     pub client: ClientId,
+    /// The replicated request that carries a write (none for reads).
+    pub tag: Option<RequestTag>,
     pub op: Op,
     pub call: u64,
     pub outcome: Outcome,
@@ -103,9 +106,9 @@ impl History {
     }
 
     /// Records an invocation; the index identifies it for the response.
-    pub fn invoke(&mut self, client: ClientId, op: Op) -> usize {
+    pub fn invoke(&mut self, client: ClientId, tag: Option<RequestTag>, op: Op) -> usize {
         let call = self.now();
-        self.events.push(Event { client, op, call, outcome: Outcome::Pending });
+        self.events.push(Event { client, tag, op, call, outcome: Outcome::Pending });
         self.events.len() - 1
     }
 

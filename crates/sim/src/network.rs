@@ -4,6 +4,12 @@
 //! order against each other. Faults: random loss and duplication of whole
 //! messages, dropped connections (everything in flight on a link is lost),
 //! and partitions, symmetric or one-way.
+//!
+//! A lost message breaks its link as it breaks a TCP connection: nothing
+//! more gets through for `broken_link_ticks`, long enough for both ends to
+//! time out and resynchronize. (ZAB does not retransmit within a connection,
+//! so a single message lost from a stream that otherwise keeps flowing would
+//! stall it for ever; no real transport loses messages that way.)
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -18,6 +24,9 @@ pub struct NetworkConfig {
     pub delay_ticks_max: u64,
     pub loss_per_mille: u32,
     pub duplicate_per_mille: u32,
+    /// How long a link stays broken after it lost a message, a partition
+    /// across it healed, or its connection dropped.
+    pub broken_link_ticks: u64,
 }
 
 impl NetworkConfig {
@@ -35,11 +44,18 @@ pub struct Network<M> {
     links: BTreeMap<Link, VecDeque<(u64, M)>>,
     /// Links that lose everything sent on them (a partition).
     blocked: BTreeSet<Link>,
+    /// Links that lose everything sent on them until the given tick.
+    broken_until: BTreeMap<Link, u64>,
 }
 
 impl<M: Clone> Network<M> {
     pub fn new(config: NetworkConfig) -> Network<M> {
-        Network { config, links: BTreeMap::new(), blocked: BTreeSet::new() }
+        Network {
+            config,
+            links: BTreeMap::new(),
+            blocked: BTreeSet::new(),
+            broken_until: BTreeMap::new(),
+        }
     }
 
     pub fn send(&mut self, from: ServerId, to: ServerId, message: M, now: u64, rng: &mut SimRng) {
@@ -76,10 +92,15 @@ impl<M: Clone> Network<M> {
         self.links.values().map(VecDeque::len).sum()
     }
 
+    fn break_link(&mut self, link: Link, now: u64) {
+        self.links.remove(&link);
+        self.broken_until.insert(link, now + self.config.broken_link_ticks);
+    }
+
     /// The connection between `a` and `b` breaks: what is in flight either way is lost.
-    pub fn drop_connection(&mut self, a: ServerId, b: ServerId) {
-        self.links.remove(&(a, b));
-        self.links.remove(&(b, a));
+    pub fn drop_connection(&mut self, a: ServerId, b: ServerId, now: u64) {
+        self.break_link((a, b), now);
+        self.break_link((b, a), now);
     }
 
     /// A server crashed: every connection to and from it is gone.
@@ -103,8 +124,11 @@ impl<M: Clone> Network<M> {
         }
     }
 
-    pub fn heal(&mut self) {
-        self.blocked.clear();
+    /// Lifts every partition; the links across it reconnect after `broken_link_ticks`.
+    pub fn heal(&mut self, now: u64) {
+        for link in std::mem::take(&mut self.blocked) {
+            self.break_link(link, now);
+        }
     }
 
     pub fn is_partitioned(&self) -> bool {
@@ -184,9 +208,11 @@ mod tests {
         network.send(C, A, 3, 0, &mut rng);
         network.send(B, C, 4, 0, &mut rng);
         assert_eq!(drain(&mut network, 100, &mut rng), vec![(B, C, 4)]);
-        network.heal();
-        network.send(A, B, 5, 100, &mut rng);
-        assert_eq!(drain(&mut network, 200, &mut rng), vec![(A, B, 5)]);
+        network.heal(100);
+        network.send(A, B, 5, 109, &mut rng);
+        assert!(drain(&mut network, 200, &mut rng).is_empty(), "reconnecting");
+        network.send(A, B, 6, 110, &mut rng);
+        assert_eq!(drain(&mut network, 200, &mut rng), vec![(A, B, 6)]);
     }
 
     #[test]
@@ -205,6 +231,11 @@ mod tests {
         let mut lossy = Network::new(NetworkConfig { loss_per_mille: 1000, ..config() });
         lossy.send(A, B, 1, 0, &mut rng);
         assert_eq!(lossy.in_flight(), 0);
+        lossy.config.loss_per_mille = 0;
+        lossy.send(A, B, 2, 9, &mut rng);
+        assert_eq!(lossy.in_flight(), 0, "the link is broken by the loss");
+        lossy.send(A, B, 3, 10, &mut rng);
+        assert_eq!(lossy.in_flight(), 1, "and reconnects after broken_link_ticks");
         let mut doubling = Network::new(NetworkConfig { duplicate_per_mille: 1000, ..config() });
         doubling.send(A, B, 1, 0, &mut rng);
         assert_eq!(drain(&mut doubling, 100, &mut rng), vec![(A, B, 1), (A, B, 1)]);
@@ -217,8 +248,10 @@ mod tests {
         network.send(A, B, 1, 0, &mut rng);
         network.send(B, A, 2, 0, &mut rng);
         network.send(C, A, 3, 0, &mut rng);
-        network.drop_connection(A, B);
+        network.drop_connection(A, B, 0);
         assert_eq!(network.in_flight(), 1);
+        network.send(A, B, 4, 5, &mut rng);
+        assert_eq!(network.in_flight(), 1, "a dropped connection takes time to come back");
         network.disconnect(A);
         assert_eq!(network.in_flight(), 0);
     }

@@ -184,7 +184,7 @@ mod tests {
             Some(at) => Outcome::Returned { at, output, zxid: Zxid::ZERO },
             None => Outcome::Unknown,
         };
-        Event { client, op, call, outcome }
+        Event { client, tag: None, op, call, outcome }
     }
 
     fn create(data: u64) -> Op {

@@ -1,7 +1,10 @@
 //! The checkers: one file per property. `model` and `linearizability` judge
-//! the client history; `sessions` the per-session guarantees; `commits` the
-//! replicated log (one total order, quorum-durable commits, no lost
-//! acknowledged write); `leaders` one established leader per epoch.
+//! writes and sync-then-read; `sessions` the per-session guarantees and lost
+//! writes; `commits` the replicated log (one total order, quorum-durable
+//! commits); `leaders` one established leader per epoch.
 
+pub mod commits;
+pub mod leaders;
 pub mod linearizability;
 pub mod model;
+pub mod sessions;

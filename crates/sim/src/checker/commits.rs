@@ -1,0 +1,134 @@
+//! The replicated log's properties. The commit order is built from what
+//! servers apply as committed: every server's applied history must be a
+//! prefix of it (one total order), and a txn entering it for the first time
+//! must already be durable on a quorum (a commit the ensemble cannot lose).
+//! Each entry keeps the request that produced it and its effect on the
+//! workload's znodes, for the session and lost-write checks.
+
+use std::collections::BTreeMap;
+
+use broadcast::Proposal;
+use datatree::TxnBody;
+use proto::Zxid;
+
+use crate::checker::model::State;
+use crate::disk::{TxnId, txn_id};
+use crate::node::{data_id, decode_txn};
+use crate::violation::{Broken, Invariant};
+use crate::wire::RequestTag;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommittedTxn {
+    pub id: TxnId,
+    pub tag: RequestTag,
+    /// The workload znodes it changed and their state after it.
+    pub effects: Vec<(String, State)>,
+}
+
+#[derive(Debug, Default)]
+pub struct CommitOrder {
+    pub order: Vec<CommittedTxn>,
+}
+
+impl CommitOrder {
+    /// Checks a server's applied `history` against the order and, when
+    /// `serving` (its state is visible to clients), extends the order with its
+    /// new tail. A learner still synchronizing may apply ahead of the
+    /// ensemble's commit (its state is not visible yet and is corrected by a
+    /// later TRUNC/SNAP), so only its agreement with the order is checked.
+    /// `log` supplies payloads; `durable_on` counts the servers holding a
+    /// txn durably.
+    pub fn observe(
+        &mut self,
+        server: impl std::fmt::Display,
+        serving: bool,
+        history: &[TxnId],
+        log: &[Proposal],
+        durable_on: impl Fn(TxnId) -> usize,
+        quorum: usize,
+    ) -> Result<(), Broken> {
+        let common = history.len().min(self.order.len());
+        if let Some(i) = (0..common).find(|&i| history[i] != self.order[i].id) {
+            return Err(Broken::new(
+                Invariant::CommitsFormOneOrder,
+                format!(
+                    "server {server} has {} at position {i} where the committed order has {}",
+                    history[i].0, self.order[i].id.0
+                ),
+            ));
+        }
+        if !serving {
+            return Ok(());
+        }
+        for &id in &history[common..] {
+            let holders = durable_on(id);
+            if holders < quorum {
+                return Err(Broken::new(
+                    Invariant::CommitNeedsDurableQuorum,
+                    format!(
+                        "server {server} committed {} while only {holders} servers hold it durably (quorum {quorum})",
+                        id.0
+                    ),
+                ));
+            }
+            let proposal = log
+                .binary_search_by_key(&id.0, |p| p.zxid)
+                .ok()
+                .map(|i| &log[i])
+                .filter(|p| txn_id(p) == id)
+                .ok_or_else(|| {
+                    Broken::new(
+                        Invariant::DriverContract,
+                        format!("server {server}: no payload for {}", id.0),
+                    )
+                })?;
+            let (tag, txn) = decode_txn(proposal).ok_or_else(|| {
+                Broken::new(Invariant::DriverContract, format!("undecodable txn {}", id.0))
+            })?;
+            let mut effects = Vec::new();
+            collect_effects(&txn.body, &mut effects);
+            self.order.push(CommittedTxn { id, tag, effects });
+        }
+        Ok(())
+    }
+
+    pub fn last(&self) -> Zxid {
+        self.order.last().map_or(Zxid::ZERO, |t| t.id.0)
+    }
+
+    pub fn ids(&self) -> Vec<TxnId> {
+        self.order.iter().map(|t| t.id).collect()
+    }
+
+    /// Per workload path, its state after each committed txn that changed it.
+    pub fn timelines(&self) -> BTreeMap<String, Vec<(Zxid, State)>> {
+        let mut timelines: BTreeMap<String, Vec<(Zxid, State)>> = BTreeMap::new();
+        for txn in &self.order {
+            for (path, state) in &txn.effects {
+                timelines.entry(path.clone()).or_default().push((txn.id.0, *state));
+            }
+        }
+        timelines
+    }
+}
+
+fn collect_effects(body: &TxnBody, effects: &mut Vec<(String, State)>) {
+    match body {
+        TxnBody::Create { path, data, .. } => {
+            effects.push((path.clone(), Some((data_id(data), 0))))
+        }
+        TxnBody::SetData { path, data, version } => {
+            effects.push((path.clone(), Some((data_id(data), *version))));
+        }
+        TxnBody::Delete { path } => effects.push((path.clone(), None)),
+        TxnBody::Multi(bodies) => bodies.iter().for_each(|b| collect_effects(b, effects)),
+        _ => {}
+    }
+}
+
+/// The state of a path as of `zxid`, from its timeline.
+pub fn state_at(timeline: Option<&Vec<(Zxid, State)>>, zxid: Zxid) -> State {
+    let timeline = timeline.map_or(&[][..], Vec::as_slice);
+    let after = timeline.partition_point(|(z, _)| *z <= zxid);
+    after.checked_sub(1).and_then(|i| timeline[i].1)
+}
