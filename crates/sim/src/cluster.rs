@@ -12,6 +12,7 @@ use proto::ErrorCode;
 use crate::Options;
 use crate::checker::commits::CommitOrder;
 use crate::checker::leaders::Leaders;
+use crate::disk::{TxnId, txn_id};
 use crate::faults::{Fault, next_faults};
 use crate::history::{History, Op, Output};
 use crate::network::Network;
@@ -139,14 +140,15 @@ impl Cluster {
         let node = &self.nodes[&id];
         let nodes = &self.nodes;
         let durable_on = |txn| nodes.values().filter(|n| n.disk.durably_holds(txn)).count();
-        self.commits.observe(
-            id,
-            node.serving(),
-            node.history(),
-            node.disk.log(),
-            durable_on,
-            self.quorum,
-        )
+        let payload = |txn: TxnId| {
+            std::iter::once(node).chain(nodes.values()).find_map(|n| {
+                let log = n.disk.log();
+                let found = log.binary_search_by_key(&txn.0, |p| p.zxid).ok()?;
+                Some(log[found].clone()).filter(|p| txn_id(p) == txn)
+            })
+        };
+        let serving = node.serving();
+        self.commits.observe(id, serving, node.history(), payload, durable_on, self.quorum)
     }
 
     /// One tick of the whole system.

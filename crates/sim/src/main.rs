@@ -31,6 +31,9 @@ struct Arguments {
     /// Print the run's trace of roles and faults.
     #[arg(long)]
     verbose: bool,
+    /// Run every seed and tally violations instead of stopping at the first.
+    #[arg(long)]
+    keep_going: bool,
     /// Ticks of faults per history.
     #[arg(long)]
     fault_ticks: Option<u64>,
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
     let seeds = arguments.seed.map_or(arguments.seeds, |seed| seed..seed + 1);
     let started = Instant::now();
     let (mut runs, mut operations, mut commits, mut inconclusive) = (0u64, 0usize, 0usize, 0usize);
+    let mut violations: std::collections::BTreeMap<String, Vec<u64>> = Default::default();
     for seed in seeds {
         match run(seed, &options) {
             Ok(summary) => {
@@ -81,6 +85,11 @@ fn main() -> ExitCode {
                 commits += summary.commits;
                 inconclusive += summary.inconclusive_paths;
             }
+            Err(violation) if arguments.keep_going => {
+                println!("VIOLATION {violation}");
+                let invariant = format!("{:?}", violation.broken.invariant);
+                violations.entry(invariant).or_default().push(seed);
+            }
             Err(violation) => {
                 println!("VIOLATION after {runs} passing seeds\n{violation}");
                 return ExitCode::FAILURE;
@@ -93,5 +102,8 @@ fn main() -> ExitCode {
         options.nodes,
         runs as f64 / seconds.max(1e-9)
     );
-    ExitCode::SUCCESS
+    for (invariant, seeds) in &violations {
+        println!("{invariant}: {} seeds, first {:?}", seeds.len(), &seeds[..seeds.len().min(10)]);
+    }
+    if violations.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }

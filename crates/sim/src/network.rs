@@ -59,15 +59,18 @@ impl<M: Clone> Network<M> {
     }
 
     pub fn send(&mut self, from: ServerId, to: ServerId, message: M, now: u64, rng: &mut SimRng) {
-        if from == to
-            || self.blocked.contains(&(from, to))
-            || rng.chance(self.config.loss_per_mille)
-        {
+        let link = (from, to);
+        let broken = self.broken_until.get(&link).is_some_and(|until| *until > now);
+        if from == to || broken || self.blocked.contains(&link) {
+            return;
+        }
+        if rng.chance(self.config.loss_per_mille) {
+            self.break_link(link, now);
             return;
         }
         let copies = if rng.chance(self.config.duplicate_per_mille) { 2 } else { 1 };
         let delay = rng.between(self.config.delay_ticks_min, self.config.delay_ticks_max);
-        let link = self.links.entry((from, to)).or_default();
+        let link = self.links.entry(link).or_default();
         // FIFO per link: never arrive before the message sent earlier.
         let arrival = link.back().map_or(now + delay, |(last, _)| (*last).max(now + delay));
         for _ in 0..copies {
@@ -150,6 +153,7 @@ mod tests {
             delay_ticks_max: 5,
             loss_per_mille: 0,
             duplicate_per_mille: 0,
+            broken_link_ticks: 10,
         }
     }
 

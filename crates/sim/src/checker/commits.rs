@@ -12,7 +12,7 @@ use datatree::TxnBody;
 use proto::Zxid;
 
 use crate::checker::model::State;
-use crate::disk::{TxnId, txn_id};
+use crate::disk::TxnId;
 use crate::node::{data_id, decode_txn};
 use crate::violation::{Broken, Invariant};
 use crate::wire::RequestTag;
@@ -36,14 +36,14 @@ impl CommitOrder {
     /// new tail. A learner still synchronizing may apply ahead of the
     /// ensemble's commit (its state is not visible yet and is corrected by a
     /// later TRUNC/SNAP), so only its agreement with the order is checked.
-    /// `log` supplies payloads; `durable_on` counts the servers holding a
-    /// txn durably.
+    /// `payload` finds a txn in some server's log (a snapshot carries only
+    /// ids); `durable_on` counts the servers holding a txn durably.
     pub fn observe(
         &mut self,
         server: impl std::fmt::Display,
         serving: bool,
         history: &[TxnId],
-        log: &[Proposal],
+        payload: impl Fn(TxnId) -> Option<Proposal>,
         durable_on: impl Fn(TxnId) -> usize,
         quorum: usize,
     ) -> Result<(), Broken> {
@@ -71,18 +71,13 @@ impl CommitOrder {
                     ),
                 ));
             }
-            let proposal = log
-                .binary_search_by_key(&id.0, |p| p.zxid)
-                .ok()
-                .map(|i| &log[i])
-                .filter(|p| txn_id(p) == id)
-                .ok_or_else(|| {
-                    Broken::new(
-                        Invariant::DriverContract,
-                        format!("server {server}: no payload for {}", id.0),
-                    )
-                })?;
-            let (tag, txn) = decode_txn(proposal).ok_or_else(|| {
+            let proposal = payload(id).ok_or_else(|| {
+                Broken::new(
+                    Invariant::DriverContract,
+                    format!("server {server}: no server logs {}", id.0),
+                )
+            })?;
+            let (tag, txn) = decode_txn(&proposal).ok_or_else(|| {
                 Broken::new(Invariant::DriverContract, format!("undecodable txn {}", id.0))
             })?;
             let mut effects = Vec::new();
