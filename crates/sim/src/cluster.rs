@@ -148,7 +148,8 @@ impl Cluster {
             })
         };
         let serving = node.serving();
-        self.commits.observe(id, serving, node.history(), payload, durable_on, self.quorum)
+        let quorum = self.options.check_commit_quorum.then_some(self.quorum);
+        self.commits.observe(id, serving, node.history(), payload, durable_on, quorum)
     }
 
     /// One tick of the whole system.

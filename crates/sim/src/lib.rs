@@ -59,6 +59,10 @@ pub struct Options {
     pub faults: FaultConfig,
     pub workload: WorkloadConfig,
     pub planted_bug: Option<PlantedBug>,
+    /// Check at each first commit that a quorum holds the txn durably. Off,
+    /// only client-visible and end-state checks remain (to show those catch
+    /// the planted bugs on their own).
+    pub check_commit_quorum: bool,
     /// Keep a trace of roles and faults in the summary.
     pub verbose: bool,
 }
@@ -97,6 +101,7 @@ impl Options {
                 request_timeout_ticks: 40,
             },
             planted_bug: None,
+            check_commit_quorum: true,
             verbose: false,
         }
     }

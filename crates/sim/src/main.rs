@@ -34,6 +34,15 @@ struct Arguments {
     /// Run every seed and tally violations instead of stopping at the first.
     #[arg(long)]
     keep_going: bool,
+    /// Per-mille chance that a message is lost (breaking its link).
+    #[arg(long)]
+    loss_per_mille: Option<u32>,
+    /// How long a link stays broken after a loss, drop or healed partition.
+    #[arg(long)]
+    broken_link_ticks: Option<u64>,
+    /// Leave out the online quorum-durability check (client-visible checks only).
+    #[arg(long)]
+    no_quorum_check: bool,
     /// Ticks of faults per history.
     #[arg(long)]
     fault_ticks: Option<u64>,
@@ -64,6 +73,13 @@ fn main() -> ExitCode {
         Bug::AckBeforeFsync => PlantedBug::AckBeforeFsync,
         Bug::CommitWithoutQuorum => PlantedBug::CommitWithoutQuorum,
     });
+    options.check_commit_quorum = !arguments.no_quorum_check;
+    if let Some(loss) = arguments.loss_per_mille {
+        options.network.loss_per_mille = loss;
+    }
+    if let Some(ticks) = arguments.broken_link_ticks {
+        options.network.broken_link_ticks = ticks;
+    }
     if let Some(ticks) = arguments.fault_ticks {
         options.fault_ticks = ticks;
     }
