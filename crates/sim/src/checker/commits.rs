@@ -127,3 +127,62 @@ pub fn state_at(timeline: Option<&Vec<(Zxid, State)>>, zxid: Zxid) -> State {
     let after = timeline.partition_point(|(z, _)| *z <= zxid);
     after.checked_sub(1).and_then(|i| timeline[i].1)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datatree::Txn;
+    use proto::{Record, SessionId};
+
+    use crate::disk::txn_id;
+    use crate::wire::encode_payload;
+
+    fn proposal(counter: u32, path: &str) -> Proposal {
+        let zxid = Zxid::new(1, counter);
+        let body = TxnBody::Delete { path: path.to_string() };
+        let txn = Txn { zxid, time_ms: 0, session: SessionId(1), body };
+        let tag = RequestTag { client: 0, seq: u64::from(counter) };
+        Proposal { zxid, txn: encode_payload(tag, &txn.to_bytes()) }
+    }
+
+    fn lookup(log: &[Proposal]) -> impl Fn(TxnId) -> Option<Proposal> + '_ {
+        move |id| log.iter().find(|p| txn_id(p) == id).cloned()
+    }
+
+    #[test]
+    fn extends_the_order_and_records_effects() {
+        let log = vec![proposal(1, "/k0"), proposal(2, "/k1")];
+        let history: Vec<TxnId> = log.iter().map(txn_id).collect();
+        let mut order = CommitOrder::default();
+        order.observe(1, true, &history[..1], lookup(&log), |_| 2, Some(2)).unwrap();
+        order.observe(2, true, &history, lookup(&log), |_| 2, Some(2)).unwrap();
+        assert_eq!(order.ids(), history);
+        assert_eq!(order.order[1].effects, vec![("/k1".to_string(), None)]);
+        assert_eq!(state_at(order.timelines().get("/k0"), Zxid::new(1, 5)), None);
+    }
+
+    #[test]
+    fn rejects_a_diverging_history() {
+        let log = vec![proposal(1, "/k0"), proposal(2, "/k1")];
+        let mut order = CommitOrder::default();
+        order.observe(1, true, &[txn_id(&log[0])], lookup(&log), |_| 2, Some(2)).unwrap();
+        let other = (Zxid::new(1, 1), 0xdead);
+        let broken = order.observe(2, false, &[other], lookup(&log), |_| 2, Some(2)).unwrap_err();
+        assert_eq!(broken.invariant, Invariant::CommitsFormOneOrder);
+    }
+
+    #[test]
+    fn rejects_a_commit_held_durably_by_fewer_than_a_quorum() {
+        let log = vec![proposal(1, "/k0")];
+        let history = [txn_id(&log[0])];
+        let mut order = CommitOrder::default();
+        let broken = order.observe(1, true, &history, lookup(&log), |_| 1, Some(2)).unwrap_err();
+        assert_eq!(broken.invariant, Invariant::CommitNeedsDurableQuorum);
+        // Without the check it is accepted; a learner that is not serving never extends the order.
+        let mut unchecked = CommitOrder::default();
+        unchecked.observe(1, false, &history, lookup(&log), |_| 1, Some(2)).unwrap();
+        assert!(unchecked.order.is_empty());
+        unchecked.observe(1, true, &history, lookup(&log), |_| 1, None).unwrap();
+        assert_eq!(unchecked.order.len(), 1);
+    }
+}

@@ -83,3 +83,90 @@ pub fn check(events: &[Event], commits: &CommitOrder) -> Result<(), Broken> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checker::commits::CommittedTxn;
+    use crate::wire::RequestTag;
+
+    fn zxid(counter: u32) -> Zxid {
+        Zxid::new(1, counter)
+    }
+
+    fn tag(seq: u64) -> RequestTag {
+        RequestTag { client: 1, seq }
+    }
+
+    /// Commits: /k0 created with data 1 at counter 1, then set to data 2 at counter 2.
+    fn commits() -> CommitOrder {
+        let txn = |counter, seq, state| CommittedTxn {
+            id: (zxid(counter), u64::from(counter)),
+            tag: tag(seq),
+            effects: vec![("/k0".to_string(), state)],
+        };
+        CommitOrder { order: vec![txn(1, 1, Some((1, 0))), txn(2, 2, Some((2, 1)))] }
+    }
+
+    fn returned(client: u32, tag: Option<RequestTag>, op: Op, call: u64, output: Output, at: Zxid) -> Event {
+        Event { client, tag, op, call, outcome: Outcome::Returned { at: call + 1, output, zxid: at } }
+    }
+
+    fn create() -> Op {
+        Op::Create { path: "/k0".into(), data: 1 }
+    }
+
+    fn read() -> Op {
+        Op::Read { path: "/k0".into(), synced: false }
+    }
+
+    #[test]
+    fn accepts_reads_of_committed_states_in_session_order() {
+        let events = vec![
+            returned(1, Some(tag(1)), create(), 1, Output::Created, zxid(1)),
+            returned(1, None, read(), 3, Output::Value(Some((1, 0))), zxid(1)),
+            // Another session may read an older state: only its own past binds it.
+            returned(2, None, read(), 5, Output::Value(None), Zxid::ZERO),
+            returned(1, None, read(), 7, Output::Value(Some((2, 1))), zxid(2)),
+        ];
+        assert_eq!(check(&events, &commits()), Ok(()));
+    }
+
+    #[test]
+    fn rejects_a_read_older_than_the_session_saw() {
+        let events = vec![
+            returned(1, None, read(), 1, Output::Value(Some((2, 1))), zxid(2)),
+            returned(1, None, read(), 3, Output::Value(Some((1, 0))), zxid(1)),
+        ];
+        let broken = check(&events, &commits()).unwrap_err();
+        assert_eq!(broken.invariant, Invariant::ReadsSequentiallyConsistent);
+    }
+
+    #[test]
+    fn rejects_a_read_of_a_state_never_committed() {
+        let events = vec![returned(1, None, read(), 1, Output::Value(Some((9, 0))), zxid(1))];
+        let broken = check(&events, &commits()).unwrap_err();
+        assert_eq!(broken.invariant, Invariant::ReadsSequentiallyConsistent);
+    }
+
+    #[test]
+    fn rejects_an_acknowledged_write_missing_from_the_commits() {
+        let events = vec![returned(1, Some(tag(7)), create(), 1, Output::Created, zxid(3))];
+        let broken = check(&events, &commits()).unwrap_err();
+        assert_eq!(broken.invariant, Invariant::AcknowledgedWriteKept);
+        // At a committed zxid, but that txn is another request's.
+        let events = vec![returned(1, Some(tag(7)), create(), 1, Output::Created, zxid(1))];
+        assert_eq!(check(&events, &commits()).unwrap_err().invariant, Invariant::AcknowledgedWriteKept);
+    }
+
+    #[test]
+    fn rejects_writes_of_one_session_committed_out_of_order() {
+        let set = Op::Set { path: "/k0".into(), data: 2, expected: None };
+        let events = vec![
+            returned(1, Some(tag(2)), set, 1, Output::SetOk { version: 1 }, zxid(2)),
+            returned(1, Some(tag(1)), create(), 3, Output::Created, zxid(1)),
+        ];
+        let broken = check(&events, &commits()).unwrap_err();
+        assert_eq!(broken.invariant, Invariant::SessionFifo);
+    }
+}
