@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use broadcast::{ElectionConfig, LearnerType, PeerConfig, QuorumConfig, Role, ServerId};
 use datatree::TxnResult;
-use proto::ErrorCode;
+use proto::{ErrorCode, SessionId};
 
 use crate::Options;
 use crate::checker::commits::CommitOrder;
@@ -36,6 +36,10 @@ pub struct Cluster {
     /// Whether clients issue new requests.
     pub clients_active: bool,
     pub faults_injected: usize,
+    /// Acknowledged ephemeral creates and their owners.
+    ephemerals: Vec<(String, SessionId)>,
+    /// Sessions whose close was acknowledged.
+    closed_sessions: Vec<SessionId>,
     pub trace: Option<Vec<String>>,
 }
 
@@ -74,6 +78,8 @@ impl Cluster {
             quorum: options.nodes / 2 + 1,
             clients_active: true,
             faults_injected: 0,
+            ephemerals: Vec::new(),
+            closed_sessions: Vec::new(),
             trace: options.verbose.then(Vec::new),
         };
         for id in ids {
@@ -261,6 +267,40 @@ impl Cluster {
         Ok(())
     }
 
+    /// Ephemerals live exactly as long as their session: on every server,
+    /// an acknowledged ephemeral is gone once its owner's close was
+    /// acknowledged, and one still present is owned by a live session.
+    pub fn check_ephemerals(&self) -> Result<(), Broken> {
+        for node in self.nodes.values() {
+            for session in &self.closed_sessions {
+                if node.has_session(*session) {
+                    return Err(Broken::new(
+                        Invariant::EphemeralsFollowSessions,
+                        format!(
+                            "server {} still has session {session} after its close was acknowledged",
+                            node.id
+                        ),
+                    ));
+                }
+            }
+            for (path, owner) in &self.ephemerals {
+                let Some(found) = node.ephemeral_owner(path) else {
+                    continue;
+                };
+                if found != owner.0 || !node.has_session(*owner) {
+                    return Err(Broken::new(
+                        Invariant::EphemeralsFollowSessions,
+                        format!(
+                            "server {} has ephemeral {path} (owner 0x{found:x}) after session {owner} ended",
+                            node.id
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn run_clients(&mut self) -> Result<(), Broken> {
         for index in 0..self.clients.len() {
             self.run_client(index)?;
@@ -323,6 +363,10 @@ impl Cluster {
                     Some(event),
                 )
             }
+            Plan::SessionWrite { write } => {
+                let awaiting = Awaiting::SessionWrite { write: write.clone() };
+                self.submit(index, server, write, awaiting, None)
+            }
             Plan::Write { write, op } => {
                 let tag = self.clients[index].next_tag();
                 let event = self.history.invoke(client_id, Some(tag), op);
@@ -363,6 +407,7 @@ impl Cluster {
         let deadline = self.now + self.options.workload.request_timeout_ticks;
         client.outstanding = Some(Outstanding { tag, server, deadline, awaiting });
         let request = WriteRequest { tag, origin: server, session: client.session, write };
+        self.note(|| format!("client submits to {server}: {request:?}"));
         let mut accepted = false;
         self.with_node(server, |node, now, rng| {
             accepted = node.submit(request, now, rng)?;
@@ -399,7 +444,7 @@ impl Cluster {
             node.forget(outstanding.tag);
         }
         match &outstanding.awaiting {
-            Awaiting::Session => {}
+            Awaiting::Session | Awaiting::SessionWrite { .. } => {}
             Awaiting::Write { index: event } | Awaiting::SyncRead { index: event, .. } => {
                 self.history.give_up(*event);
             }
@@ -421,9 +466,33 @@ impl Cluster {
             self.give_up(index, &outstanding);
             return;
         };
+        if result == Err(ErrorCode::SessionExpired) {
+            // A close whose answer was lost ended the session: start another.
+            self.give_up(index, &outstanding);
+            self.clients[index].session_closed();
+            return;
+        }
         self.clients[index].outstanding = None;
         match outstanding.awaiting {
-            Awaiting::Session => self.clients[index].session_created = true,
+            // BadArguments: the session exists already (an earlier attempt
+            // whose answer was lost committed it).
+            Awaiting::Session => match result {
+                Ok(_) | Err(ErrorCode::BadArguments) => self.clients[index].session_created = true,
+                Err(_) => self.clients[index].server = None,
+            },
+            Awaiting::SessionWrite { write } => {
+                let session = self.clients[index].session;
+                match (write, result) {
+                    (ClientWrite::CreateEphemeral { path }, Ok(_)) => {
+                        self.ephemerals.push((path, session))
+                    }
+                    (ClientWrite::CloseSession, Ok(_)) => {
+                        self.closed_sessions.push(session);
+                        self.clients[index].session_closed();
+                    }
+                    _ => {}
+                }
+            }
             Awaiting::Write { index: event } => {
                 let op = self.history.events[event].op.clone();
                 match write_output(&op, &result) {

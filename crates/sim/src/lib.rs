@@ -170,6 +170,7 @@ fn run_checked(
         waited += 1;
     }
     cluster.check_digests()?;
+    cluster.check_ephemerals()?;
     if options.verbose {
         for (index, event) in cluster.history.events.iter().enumerate() {
             eprintln!("op {index}: {event:?}");

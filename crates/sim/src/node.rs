@@ -266,6 +266,15 @@ impl Node {
         }
     }
 
+    /// The owner of the node at `path` (0 if not ephemeral), if it exists.
+    pub fn ephemeral_owner(&self, path: &str) -> Option<i64> {
+        self.tree.stat(path).map(|stat| stat.ephemeral_owner)
+    }
+
+    pub fn has_session(&self, session: proto::SessionId) -> bool {
+        self.tree.session(session).is_some()
+    }
+
     /// Drops a client's pending request (the client gave up on it).
     pub fn forget(&mut self, tag: RequestTag) {
         self.waiting.remove(&tag);
@@ -517,6 +526,11 @@ fn prepare(
     let first_failure = |failure: datatree::MultiFailure| {
         failure.results.into_iter().find(|c| *c != ErrorCode::Ok).unwrap_or(ErrorCode::SystemError)
     };
+    // The session tracker's check (ZooKeeper's `checkSession`): only a live
+    // session may write, or an ephemeral could outlive its owner.
+    if *write != ClientWrite::CreateSession && tree.session(context.session).is_none() {
+        return Err(ErrorCode::SessionExpired);
+    }
     let op = match write {
         ClientWrite::CreateSession => {
             WriteOp::CreateSession { timeout_ms: SESSION_TIMEOUT_MS, password: [0; 16] }
@@ -531,6 +545,14 @@ fn prepare(
         ClientWrite::SetData { path, data: id, version } => {
             WriteOp::SetData { path: path.clone(), data: data(id), version: *version }
         }
+        ClientWrite::CreateEphemeral { path } => WriteOp::Create {
+            path: path.clone(),
+            data: Bytes::new(),
+            acl: Acl::open_unsafe(),
+            mode: CreateMode::Ephemeral,
+            ttl_ms: 0,
+        },
+        ClientWrite::CloseSession => WriteOp::CloseSession,
         ClientWrite::Delete { path, version } => {
             WriteOp::Delete { path: path.clone(), version: *version }
         }

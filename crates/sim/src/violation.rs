@@ -26,6 +26,8 @@ pub enum Invariant {
     ReadsSequentiallyConsistent,
     /// Writes and sync-then-read are linearizable.
     Linearizable,
+    /// An ephemeral lives exactly as long as its session.
+    EphemeralsFollowSessions,
     /// After the faults stop, every server reaches the same tree.
     Convergence,
     /// After the faults stop, the ensemble acknowledges writes again.

@@ -42,6 +42,12 @@ pub enum ClientWrite {
         path: String,
         version: i32,
     },
+    /// An ephemeral node owned by the request's session.
+    CreateEphemeral {
+        path: String,
+    },
+    /// Ends the session; its ephemerals go with it.
+    CloseSession,
     /// An empty multi: committing it proves the leader still leads and
     /// orders it after every write acknowledged before (how `sync` is made
     /// linearizable here).

@@ -2,7 +2,7 @@
 //! at most one request outstanding (so its order is its issue order), and
 //! picks operations over a small key space so that they conflict:
 //! create, setData (blind and conditional), multi(check, setData), delete,
-//! getData, and sync followed by getData.
+//! getData, sync followed by getData, ephemeral creates and session closes.
 
 use std::collections::BTreeMap;
 
@@ -32,6 +32,11 @@ pub enum Awaiting {
     Write {
         index: usize,
     },
+    /// A session-scoped write outside the checked register model:
+    /// an ephemeral create or a session close.
+    SessionWrite {
+        write: ClientWrite,
+    },
     /// The sync of a sync-then-read on `path`.
     SyncRead {
         index: usize,
@@ -53,6 +58,7 @@ pub enum Plan {
     Write { write: ClientWrite, op: Op },
     Read { path: String },
     SyncRead { path: String },
+    SessionWrite { write: ClientWrite },
 }
 
 pub struct Client {
@@ -65,6 +71,9 @@ pub struct Client {
     pub last_zxid_seen: Zxid,
     next_seq: u64,
     next_data: u64,
+    /// Sessions this client opened so far (a closed one is replaced).
+    generation: i64,
+    ephemerals_created: u64,
     /// The version last seen per path, for conditional writes.
     versions: BTreeMap<String, i32>,
 }
@@ -73,15 +82,28 @@ impl Client {
     pub fn new(id: ClientId) -> Client {
         Client {
             id,
-            session: SessionId(0x1000 + i64::from(id)),
+            session: Self::session_id(id, 0),
             server: None,
             session_created: false,
             outstanding: None,
             last_zxid_seen: Zxid::ZERO,
             next_seq: 0,
             next_data: 0,
+            generation: 0,
+            ephemerals_created: 0,
             versions: BTreeMap::new(),
         }
+    }
+
+    fn session_id(id: ClientId, generation: i64) -> SessionId {
+        SessionId(0x1000 + (generation << 16) + i64::from(id))
+    }
+
+    /// The session was closed: the next request opens a new one.
+    pub fn session_closed(&mut self) {
+        self.generation += 1;
+        self.session = Self::session_id(self.id, self.generation);
+        self.session_created = false;
     }
 
     pub fn next_tag(&mut self) -> RequestTag {
@@ -146,7 +168,13 @@ impl Client {
                     op: Op::Delete { path, expected },
                 }
             }
-            55..85 => Plan::Read { path },
+            55..80 => Plan::Read { path },
+            80..84 => {
+                self.ephemerals_created += 1;
+                let path = format!("/e{}-{}", self.id, self.ephemerals_created);
+                Plan::SessionWrite { write: ClientWrite::CreateEphemeral { path } }
+            }
+            84..86 => Plan::SessionWrite { write: ClientWrite::CloseSession },
             _ => Plan::SyncRead { path },
         }
     }

@@ -6,7 +6,7 @@ use sim::{Options, run};
 
 /// Seeds whose failure is a known defect outside this crate, reported with
 /// the seed and left out here until it is fixed: (servers, seed, defect).
-const KNOWN_DEFECTS: &[(usize, u64, &str)] = &[(3, 0, STUCK_LOOKING), (3, 67, STUCK_LOOKING)];
+const KNOWN_DEFECTS: &[(usize, u64, &str)] = &[(3, 101, STUCK_LOOKING), (3, 832, STUCK_LOOKING)];
 
 const STUCK_LOOKING: &str = "a restarted server stays Looking for ever after the faults \
      stop: the settled servers answer its notifications with votes for the same leader \
@@ -32,10 +32,10 @@ fn run_budget(nodes: usize, seeds: std::ops::Range<u64>) {
 
 #[test]
 fn three_servers_pass_the_seed_budget() {
-    run_budget(3, 0..400);
+    run_budget(3, 0..1000);
 }
 
 #[test]
 fn five_servers_pass_the_seed_budget() {
-    run_budget(5, 0..200);
+    run_budget(5, 0..400);
 }

@@ -108,8 +108,21 @@ mod tests {
         CommitOrder { order: vec![txn(1, 1, Some((1, 0))), txn(2, 2, Some((2, 1)))] }
     }
 
-    fn returned(client: u32, tag: Option<RequestTag>, op: Op, call: u64, output: Output, at: Zxid) -> Event {
-        Event { client, tag, op, call, outcome: Outcome::Returned { at: call + 1, output, zxid: at } }
+    fn returned(
+        client: u32,
+        tag: Option<RequestTag>,
+        op: Op,
+        call: u64,
+        output: Output,
+        at: Zxid,
+    ) -> Event {
+        Event {
+            client,
+            tag,
+            op,
+            call,
+            outcome: Outcome::Returned { at: call + 1, output, zxid: at },
+        }
     }
 
     fn create() -> Op {
@@ -156,7 +169,10 @@ mod tests {
         assert_eq!(broken.invariant, Invariant::AcknowledgedWriteKept);
         // At a committed zxid, but that txn is another request's.
         let events = vec![returned(1, Some(tag(7)), create(), 1, Output::Created, zxid(1))];
-        assert_eq!(check(&events, &commits()).unwrap_err().invariant, Invariant::AcknowledgedWriteKept);
+        assert_eq!(
+            check(&events, &commits()).unwrap_err().invariant,
+            Invariant::AcknowledgedWriteKept
+        );
     }
 
     #[test]
