@@ -165,6 +165,7 @@ impl Cluster {
             self.inject_faults()?;
         }
         while let Some((from, to, message)) = self.network.pop_due(self.now, &mut self.rng) {
+            self.note(|| format!("delivered {from} -> {to}: {message:?}"));
             self.with_node(to, |node, now, rng| node.handle(from, message, now, rng))?;
         }
         for id in self.up() {
@@ -233,6 +234,30 @@ impl Cluster {
             leaders.len() == self.nodes.len() && leaders.windows(2).all(|w| w[0] == w[1]);
         let ids = self.commits.ids();
         one_leader && self.nodes.values().all(|n| n.history() == ids.as_slice())
+    }
+
+    /// Committed txns that no server holds any more: every server agrees on
+    /// a history that is not the commit order.
+    pub fn lost_commits(&self) -> Option<Broken> {
+        let histories: Vec<&[TxnId]> = self.nodes.values().map(Node::history).collect();
+        let agreed = histories.windows(2).all(|w| w[0] == w[1]);
+        let ids = self.commits.ids();
+        let held = histories[0];
+        if !agreed || held == ids.as_slice() {
+            return None;
+        }
+        let first_lost = ids
+            .iter()
+            .zip(held.iter().chain(std::iter::repeat(&(proto::Zxid::ZERO, 0))))
+            .find(|(committed, held)| committed != held)
+            .map(|(committed, _)| committed.0)?;
+        Some(Broken::new(
+            Invariant::CommitsFormOneOrder,
+            format!(
+                "committed txn {first_lost} is lost: every server agrees on a history without it ({})",
+                self.describe()
+            ),
+        ))
     }
 
     /// Detail for a convergence failure: each server's role, position and digest.

@@ -158,6 +158,9 @@ fn run_checked(
     let mut waited = 0;
     while !(cluster.clients_idle() && cluster.converged()) {
         if waited == options.quiesce_ticks_max {
+            if let Some(lost) = cluster.lost_commits() {
+                return Err(lost);
+            }
             return Err(Broken::new(
                 Invariant::Convergence,
                 format!(
@@ -183,8 +186,9 @@ fn run_checked(
         return Err(Broken::new(
             Invariant::Progress,
             format!(
-                "no write was answered in the {} ticks after the faults stopped",
-                options.settle_ticks
+                "no write was answered in the {} ticks after the faults stopped: {}",
+                options.settle_ticks,
+                cluster.describe()
             ),
         ));
     }

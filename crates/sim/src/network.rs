@@ -6,8 +6,8 @@
 //! and partitions, symmetric or one-way.
 //!
 //! A lost message breaks its link as it breaks a TCP connection: nothing
-//! more gets through for `broken_link_ticks`, long enough for both ends to
-//! time out and resynchronize. (ZAB does not retransmit within a connection,
+//! more gets through, either way, for `broken_link_ticks`, long enough for
+//! both ends to time out and resynchronize. (ZAB does not retransmit within a connection,
 //! so a single message lost from a stream that otherwise keeps flowing would
 //! stall it for ever; no real transport loses messages that way.)
 
@@ -95,15 +95,17 @@ impl<M: Clone> Network<M> {
         self.links.values().map(VecDeque::len).sum()
     }
 
-    fn break_link(&mut self, link: Link, now: u64) {
-        self.links.remove(&link);
-        self.broken_until.insert(link, now + self.config.broken_link_ticks);
+    /// A connection carries both directions: when it breaks, both go down.
+    fn break_link(&mut self, (a, b): Link, now: u64) {
+        for link in [(a, b), (b, a)] {
+            self.links.remove(&link);
+            self.broken_until.insert(link, now + self.config.broken_link_ticks);
+        }
     }
 
     /// The connection between `a` and `b` breaks: what is in flight either way is lost.
     pub fn drop_connection(&mut self, a: ServerId, b: ServerId, now: u64) {
         self.break_link((a, b), now);
-        self.break_link((b, a), now);
     }
 
     /// A server crashed: every connection to and from it is gone.
@@ -238,7 +240,9 @@ mod tests {
         lossy.config.loss_per_mille = 0;
         lossy.send(A, B, 2, 9, &mut rng);
         assert_eq!(lossy.in_flight(), 0, "the link is broken by the loss");
-        lossy.send(A, B, 3, 10, &mut rng);
+        lossy.send(B, A, 3, 9, &mut rng);
+        assert_eq!(lossy.in_flight(), 0, "both directions of the connection are down");
+        lossy.send(A, B, 4, 10, &mut rng);
         assert_eq!(lossy.in_flight(), 1, "and reconnects after broken_link_ticks");
         let mut doubling = Network::new(NetworkConfig { duplicate_per_mille: 1000, ..config() });
         doubling.send(A, B, 1, 0, &mut rng);
