@@ -107,6 +107,17 @@ impl Options {
     }
 }
 
+impl Options {
+    /// Frequent crashes and slow fsyncs: many acknowledged-but-unsynced
+    /// windows, so durability bugs show up in what clients see.
+    pub fn crash_heavy(nodes: usize) -> Options {
+        let mut options = Options::standard(nodes);
+        options.disk.fsync_ticks_max = 15;
+        options.faults.crash_per_mille = 20;
+        options
+    }
+}
+
 /// What a passing run did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Summary {

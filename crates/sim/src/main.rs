@@ -28,6 +28,9 @@ struct Arguments {
     /// Switch on a deliberate protocol bug, to see the checkers catch it.
     #[arg(long, value_enum)]
     planted_bug: Option<Bug>,
+    /// Frequent crashes and slow fsyncs (durability bugs become client-visible).
+    #[arg(long)]
+    crash_heavy: bool,
     /// Print the run's trace of roles and faults.
     #[arg(long)]
     verbose: bool,
@@ -43,6 +46,12 @@ struct Arguments {
     /// Leave out the online quorum-durability check (client-visible checks only).
     #[arg(long)]
     no_quorum_check: bool,
+    /// The longest an fsync takes, in ticks.
+    #[arg(long)]
+    fsync_ticks_max: Option<u64>,
+    /// Per-mille chance per tick that a server crashes.
+    #[arg(long)]
+    crash_per_mille: Option<u32>,
     /// Ticks of faults per history.
     #[arg(long)]
     fault_ticks: Option<u64>,
@@ -67,7 +76,11 @@ fn parse_nodes(text: &str) -> Result<usize, String> {
 
 fn main() -> ExitCode {
     let arguments = Arguments::parse();
-    let mut options = Options::standard(arguments.nodes);
+    let mut options = if arguments.crash_heavy {
+        Options::crash_heavy(arguments.nodes)
+    } else {
+        Options::standard(arguments.nodes)
+    };
     options.verbose = arguments.verbose;
     options.planted_bug = arguments.planted_bug.map(|bug| match bug {
         Bug::AckBeforeFsync => PlantedBug::AckBeforeFsync,
@@ -79,6 +92,12 @@ fn main() -> ExitCode {
     }
     if let Some(ticks) = arguments.broken_link_ticks {
         options.network.broken_link_ticks = ticks;
+    }
+    if let Some(ticks) = arguments.fsync_ticks_max {
+        options.disk.fsync_ticks_max = ticks.max(options.disk.fsync_ticks_min);
+    }
+    if let Some(chance) = arguments.crash_per_mille {
+        options.faults.crash_per_mille = chance;
     }
     if let Some(ticks) = arguments.fault_ticks {
         options.fault_ticks = ticks;

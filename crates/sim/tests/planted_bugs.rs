@@ -45,6 +45,27 @@ fn commit_without_quorum_is_caught() {
 }
 
 #[test]
+fn ack_before_fsync_is_caught_by_the_end_to_end_checks_alone_under_crash_heavy_faults() {
+    let mut options = Options::crash_heavy(3);
+    options.check_commit_quorum = false;
+    // The same seeds pass without the bug: what is caught is the planted bug.
+    for seed in 0..SEED_BUDGET {
+        if let Err(violation) = run(seed, &options) {
+            panic!("the crash-heavy profile fails without a planted bug: {violation}");
+        }
+    }
+    options.planted_bug = Some(PlantedBug::AckBeforeFsync);
+    let violation = (0..SEED_BUDGET)
+        .find_map(|seed| run(seed, &options).err())
+        .expect("ack-before-fsync escaped the end-to-end checks");
+    println!(
+        "ack-before-fsync, no quorum check, caught by {:?}: {violation}",
+        violation.broken.invariant
+    );
+    assert_ne!(violation.broken.invariant, Invariant::CommitNeedsDurableQuorum);
+}
+
+#[test]
 fn commit_without_quorum_is_caught_by_the_end_to_end_checks_alone() {
     for nodes in [3, 5] {
         let violation = first_violation(nodes, PlantedBug::CommitWithoutQuorum, false)
