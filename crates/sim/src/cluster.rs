@@ -131,6 +131,16 @@ impl Cluster {
                     NodeEvent::RoleChanged(role) => {
                         self.note(|| format!("server {id} is {role:?}"));
                         self.leaders.observe(id, role)?;
+                        self.disconnect_clients(id);
+                    }
+                    NodeEvent::Watch { session, path, zxid } => {
+                        let watcher = self
+                            .clients
+                            .iter_mut()
+                            .find(|c| c.session == session && c.server == Some(id));
+                        if let Some(client) = watcher {
+                            client.watch_fired(&path, zxid);
+                        }
                     }
                     NodeEvent::Committed => {
                         let applied = self.nodes[&id].last_applied();
@@ -202,6 +212,7 @@ impl Cluster {
         let lost = node.crash(&mut self.rng, torn);
         self.network.disconnect(server);
         self.note(|| format!("server {server} crashed losing {lost} unsynced records"));
+        self.disconnect_clients(server);
         self.route(server)
     }
 
@@ -326,6 +337,20 @@ impl Cluster {
         Ok(())
     }
 
+    /// A server that crashes or changes role closes its client connections
+    /// (as ZooKeeper does): those clients reconnect, and their watches there are gone.
+    fn disconnect_clients(&mut self, server: ServerId) {
+        for client in self.clients.iter_mut().filter(|c| c.server == Some(server)) {
+            client.server = None;
+            client.reset_watches();
+        }
+    }
+
+    /// Every client's watch record, by client.
+    pub fn watch_logs(&self) -> Vec<(crate::history::ClientId, &[crate::workload::WatchRecord])> {
+        self.clients.iter().map(|c| (c.id, c.watch_log.as_slice())).collect()
+    }
+
     fn run_clients(&mut self) -> Result<(), Broken> {
         for index in 0..self.clients.len() {
             self.run_client(index)?;
@@ -353,6 +378,7 @@ impl Cluster {
                     return Ok(());
                 };
                 self.clients[index].server = Some(server);
+                self.clients[index].reset_watches();
                 server
             }
         };
@@ -374,7 +400,8 @@ impl Cluster {
                     None,
                     Op::Read { path: path.clone(), synced: false },
                 );
-                self.read_now(index, server, event, &path);
+                let watch = self.rng.chance(500);
+                self.read_now(index, server, event, &path, watch);
                 Ok(())
             }
             Plan::SyncRead { path } => {
@@ -448,12 +475,16 @@ impl Cluster {
         Ok(())
     }
 
-    fn read_now(&mut self, index: usize, server: ServerId, event: usize, path: &str) {
+    fn read_now(&mut self, index: usize, server: ServerId, event: usize, path: &str, watch: bool) {
         let node = self.nodes.get_mut(&server).expect("known server");
-        match node.read(path) {
+        let watcher = watch.then_some(self.clients[index].session);
+        match node.read(path, watcher) {
             Some((zxid, value)) if zxid >= self.clients[index].last_zxid_seen => {
                 self.history.respond(event, Output::Value(value), zxid);
                 let client = &mut self.clients[index];
+                if watch && value.is_some() {
+                    client.watch_registered(path, zxid);
+                }
                 client.saw_zxid(zxid);
                 client.saw_version(path, value.map(|v| v.1));
             }
@@ -540,7 +571,7 @@ impl Cluster {
             Awaiting::SyncRead { index: event, path } => {
                 if result.is_ok() {
                     self.clients[index].saw_zxid(zxid);
-                    self.read_now(index, outstanding.server, event, &path);
+                    self.read_now(index, outstanding.server, event, &path, false);
                 } else {
                     self.history.give_up(event);
                     self.clients[index].server = None;

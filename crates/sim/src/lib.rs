@@ -204,6 +204,7 @@ fn run_checked(
         ));
     }
     checker::sessions::check(&cluster.history.events, &cluster.commits)?;
+    checker::watches::check(&cluster.watch_logs(), &cluster.commits)?;
     let (verdict, inconclusive_paths) = linearizability::check(&cluster.history.events);
     if let Verdict::Violated(why) = verdict {
         return Err(Broken::new(Invariant::Linearizable, why));

@@ -50,6 +50,12 @@ pub enum NodeEvent {
         reply: WriteReply,
     },
     RoleChanged(Role),
+    /// A watch fired for `session` by the txn at `zxid`.
+    Watch {
+        session: proto::SessionId,
+        path: String,
+        zxid: Zxid,
+    },
     /// Txns were applied as committed: the order checker looks at `history`.
     Committed,
 }
@@ -246,11 +252,16 @@ impl Node {
 
     /// A read from the local tree: the data id and version (or no node) and
     /// the zxid of the state read; `None` when not serving.
-    pub fn read(&mut self, path: &str) -> Option<(Zxid, Option<(u64, i32)>)> {
+    /// With `watcher`, a one-shot data watch is left when the node exists.
+    pub fn read(
+        &mut self,
+        path: &str,
+        watcher: Option<proto::SessionId>,
+    ) -> Option<(Zxid, Option<(u64, i32)>)> {
         if !self.serving() {
             return None;
         }
-        let value = match self.tree.get_data(path, &AuthContext::default(), None) {
+        let value = match self.tree.get_data(path, &AuthContext::default(), watcher) {
             Ok((data, stat)) => Some((data_id(&data), stat.version)),
             Err(_) => None,
         };
@@ -460,7 +471,7 @@ impl Node {
                 format!("server {} applies {} after {last}", self.id, proposal.zxid),
             ));
         }
-        let (tag, result) = self.apply(&proposal)?;
+        let (tag, result) = self.apply(&proposal, true)?;
         if self.waiting.get(&tag) == Some(&Waiting::Apply) {
             self.waiting.remove(&tag);
             let reply = WriteReply::Done { zxid: proposal.zxid, result };
@@ -469,15 +480,22 @@ impl Node {
         Ok(())
     }
 
+    /// `deliver_watches`: false for replays (fast-forward, rebuild), which
+    /// happen while the server has no client connections.
     fn apply(
         &mut self,
         proposal: &Proposal,
+        deliver_watches: bool,
     ) -> Result<(RequestTag, Result<TxnResult, ErrorCode>), Broken> {
         let (tag, txn) = decode_txn(proposal).ok_or_else(|| {
             broken(format!("server {}: undecodable txn {}", self.id, proposal.zxid))
         })?;
         let outcome = self.tree.apply(&txn);
         self.history.push(txn_id(proposal));
+        for event in outcome.events.into_iter().filter(|_| deliver_watches) {
+            let (session, path) = (event.session, event.path);
+            self.outbox.push(NodeEvent::Watch { session, path, zxid: proposal.zxid });
+        }
         Ok((tag, outcome.result))
     }
 
@@ -488,7 +506,7 @@ impl Node {
             self.disk.log().iter().filter(|p| p.zxid > last).cloned().collect();
         for proposal in pending {
             // Replayed, not committed here: nobody is answered.
-            let _replayed = self.apply(&proposal)?;
+            let _replayed = self.apply(&proposal, false)?;
         }
         Ok(())
     }
@@ -500,7 +518,7 @@ impl Node {
         self.history = self.disk.snapshot.history.clone();
         let log: Vec<Proposal> = self.disk.log().to_vec();
         for proposal in log {
-            let _replayed = self.apply(&proposal)?;
+            let _replayed = self.apply(&proposal, false)?;
         }
         Ok(())
     }

@@ -26,6 +26,9 @@ pub enum Invariant {
     ReadsSequentiallyConsistent,
     /// Writes and sync-then-read are linearizable.
     Linearizable,
+    /// A watch fires before its client sees any state newer than the change
+    /// that triggered it, once, and only for a change after it was left.
+    WatchesInOrder,
     /// An ephemeral lives exactly as long as its session.
     EphemeralsFollowSessions,
     /// After the faults stop, every server reaches the same tree.

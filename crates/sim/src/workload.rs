@@ -24,6 +24,19 @@ pub struct WorkloadConfig {
     pub request_timeout_ticks: u64,
 }
 
+/// What a client learned about its watches, in order (for the watch checker).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WatchRecord {
+    /// A data watch on `path` left by a read of the state at `zxid`.
+    Registered { path: String, zxid: Zxid },
+    /// The watch on `path` fired, triggered by the txn at `zxid`.
+    Fired { path: String, zxid: Zxid },
+    /// A response showed the state at `zxid`.
+    Saw { zxid: Zxid },
+    /// The client moved to another server: its watches are gone.
+    Reset,
+}
+
 /// What a client waits for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Awaiting {
@@ -74,6 +87,9 @@ pub struct Client {
     /// Sessions this client opened so far (a closed one is replaced).
     generation: i64,
     ephemerals_created: u64,
+    /// Paths with a data watch pending on the current server.
+    watching: std::collections::BTreeSet<String>,
+    pub watch_log: Vec<WatchRecord>,
     /// The version last seen per path, for conditional writes.
     versions: BTreeMap<String, i32>,
 }
@@ -91,6 +107,8 @@ impl Client {
             next_data: 0,
             generation: 0,
             ephemerals_created: 0,
+            watching: Default::default(),
+            watch_log: Vec::new(),
             versions: BTreeMap::new(),
         }
     }
@@ -104,6 +122,8 @@ impl Client {
         self.generation += 1;
         self.session = Self::session_id(self.id, self.generation);
         self.session_created = false;
+        // A session's watches end with it.
+        self.reset_watches();
     }
 
     pub fn next_tag(&mut self) -> RequestTag {
@@ -126,6 +146,26 @@ impl Client {
 
     pub fn saw_zxid(&mut self, zxid: Zxid) {
         self.last_zxid_seen = self.last_zxid_seen.max(zxid);
+        self.watch_log.push(WatchRecord::Saw { zxid });
+    }
+
+    /// A read on `path` at `zxid` left a watch (unless one is pending already).
+    pub fn watch_registered(&mut self, path: &str, zxid: Zxid) {
+        if self.watching.insert(path.to_string()) {
+            self.watch_log.push(WatchRecord::Registered { path: path.to_string(), zxid });
+        }
+    }
+
+    pub fn watch_fired(&mut self, path: &str, zxid: Zxid) {
+        if self.watching.remove(path) {
+            self.watch_log.push(WatchRecord::Fired { path: path.to_string(), zxid });
+        }
+    }
+
+    /// Connected to a new server: watches left elsewhere no longer count.
+    pub fn reset_watches(&mut self) {
+        self.watching.clear();
+        self.watch_log.push(WatchRecord::Reset);
     }
 
     pub fn plan(&mut self, config: &WorkloadConfig, rng: &mut SimRng) -> Plan {
