@@ -40,7 +40,8 @@ pub struct Cluster {
     ephemerals: Vec<(String, SessionId)>,
     /// Sessions whose close was acknowledged.
     closed_sessions: Vec<SessionId>,
-    pub trace: Option<Vec<String>>,
+    /// Print a trace of faults, roles, messages and client requests to stderr.
+    pub verbose: bool,
 }
 
 impl Cluster {
@@ -80,7 +81,7 @@ impl Cluster {
             faults_injected: 0,
             ephemerals: Vec::new(),
             closed_sessions: Vec::new(),
-            trace: options.verbose.then(Vec::new),
+            verbose: options.verbose,
         };
         for id in ids {
             cluster.with_node(id, |node, now, rng| node.start(now, rng))?;
@@ -90,7 +91,7 @@ impl Cluster {
 
     fn note(&mut self, line: impl FnOnce() -> String) {
         // Printed as it happens, so a replay shows the trace up to a violation.
-        if self.trace.is_some() {
+        if self.verbose {
             eprintln!("[{}] {}", self.now, line());
         }
     }

@@ -63,7 +63,8 @@ pub struct Options {
     /// only client-visible and end-state checks remain (to show those catch
     /// the planted bugs on their own).
     pub check_commit_quorum: bool,
-    /// Keep a trace of roles and faults in the summary.
+    /// Print a trace of faults, roles, messages, client requests and the
+    /// client history to stderr as the run goes.
     pub verbose: bool,
 }
 
@@ -132,7 +133,6 @@ pub struct Summary {
     pub inconclusive_paths: usize,
     /// A hash of the whole client history: equal for equal seeds.
     pub history_fingerprint: u64,
-    pub trace: Vec<String>,
 }
 
 /// Runs one seeded history and checks every property.
@@ -219,6 +219,5 @@ fn run_checked(
         faults: cluster.faults_injected,
         inconclusive_paths,
         history_fingerprint: cluster.history.fingerprint(),
-        trace: cluster.trace.take().unwrap_or_default(),
     })
 }

@@ -31,7 +31,7 @@ struct Arguments {
     /// Frequent crashes and slow fsyncs (durability bugs become client-visible).
     #[arg(long)]
     crash_heavy: bool,
-    /// Print the run's trace of roles and faults.
+    /// Print the run's trace (faults, roles, messages, client requests, history) to stderr.
     #[arg(long)]
     verbose: bool,
     /// Run every seed and tally violations instead of stopping at the first.
@@ -109,9 +109,6 @@ fn main() -> ExitCode {
     for seed in seeds {
         match run(seed, &options) {
             Ok(summary) => {
-                for line in &summary.trace {
-                    println!("{line}");
-                }
                 if options.verbose {
                     println!("{summary:?}");
                 }
