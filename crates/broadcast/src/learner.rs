@@ -6,7 +6,7 @@ use proto::Zxid;
 
 use crate::history::follows;
 use crate::node::{Flow, Node, send};
-use crate::{Action, LearnerType, PeerMessage, PlantedBug, Proposal, Role, ServerId};
+use crate::{Action, EPOCH_MAX, LearnerType, PeerMessage, PlantedBug, Proposal, Role, ServerId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -16,13 +16,25 @@ enum Phase {
     Syncing {
         synced: bool,
     },
-    /// NewLeader received; its ack waits until the log is durable up to `target`.
+    /// NewLeader received; the new current epoch and the ack wait until the
+    /// log is durable up to `target`.
     AwaitingDurable {
         target: Zxid,
     },
     /// NewLeader acked; waiting for UpToDate.
     Acked,
     Serving,
+}
+
+/// The epoch-change anchor in the sync stream (see `on_diff`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Anchor {
+    #[default]
+    None,
+    /// Diff{previous} matched this log's end.
+    Previous,
+    /// ... and Diff{next} named the txn that may open a new epoch.
+    Next(Zxid),
 }
 
 #[derive(Debug)]
@@ -34,6 +46,11 @@ pub(crate) struct Learner {
     epoch: u64,
     /// The highest zxid acked to the leader.
     acked: Zxid,
+    /// Where the last message left the sync stream's epoch-change anchor;
+    /// an anchor covers only the message right after it.
+    anchor: Anchor,
+    /// The highest zxid the leader said is committed; applied once serving.
+    commit_noted: Zxid,
     ticks: u64,
     ticks_silent: u64,
     ticks_since_info: u32,
@@ -52,6 +69,8 @@ impl Learner {
             phase: Phase::Discovery,
             epoch: 0,
             acked: Zxid::ZERO,
+            commit_noted: Zxid::ZERO,
+            anchor: Anchor::None,
             ticks: 0,
             ticks_silent: 0,
             ticks_since_info: 0,
@@ -110,6 +129,8 @@ impl Learner {
             return Flow::Stay;
         }
         self.ticks_silent = 0;
+        // An anchor covers only the message right after it.
+        let anchor = std::mem::take(&mut self.anchor);
         if self.phase == Phase::Discovery {
             return match message {
                 PeerMessage::LeaderInfo { new_epoch } => {
@@ -120,14 +141,12 @@ impl Learner {
             };
         }
         match message {
-            PeerMessage::Diff { .. } => {
-                self.open_sync();
-                Flow::Stay
-            }
+            PeerMessage::Diff { last_zxid } => self.on_diff(node, last_zxid, anchor),
             PeerMessage::Trunc { zxid } => {
                 if self.open_sync() {
                     node.history.truncate(zxid);
                     node.durable = node.durable.min(node.history.last());
+                    node.committed = node.committed.min(node.history.last());
                     // The driver rebuilds its state from snapshot + remaining log.
                     node.fast_forward();
                     actions.push(Action::Truncate { zxid });
@@ -139,12 +158,18 @@ impl Learner {
                     node.history.reset(zxid);
                     node.durable = zxid;
                     node.applied = zxid;
-                    node.mark_committed(zxid);
+                    node.committed = node.committed.min(zxid);
+                    // The snapshot is the leader's committed (or, for a new
+                    // leader, about to be committed) state.
+                    self.commit_noted = self.commit_noted.max(zxid);
                     actions.push(Action::InstallSnapshot { zxid, snapshot });
                 }
                 Flow::Stay
             }
-            PeerMessage::Proposal(proposal) => self.on_proposal(node, proposal, actions),
+            PeerMessage::Proposal(proposal) => {
+                let anchored = anchor == Anchor::Next(proposal.zxid);
+                self.on_proposal(node, proposal, anchored, actions)
+            }
             PeerMessage::Commit { zxid } => self.on_commit(node, zxid, actions),
             PeerMessage::Inform(proposal) => self.on_inform(node, proposal, actions),
             PeerMessage::NewLeader { epoch, zxid } => {
@@ -152,7 +177,9 @@ impl Learner {
             }
             PeerMessage::UpToDate => {
                 if self.phase == Phase::Acked {
+                    // The leader is established: the synced history is committed.
                     self.phase = Phase::Serving;
+                    self.apply_noted(node, actions);
                 }
                 Flow::Stay
             }
@@ -170,6 +197,9 @@ impl Learner {
         new_epoch: u64,
         actions: &mut Vec<Action>,
     ) -> Flow {
+        if new_epoch > EPOCH_MAX {
+            return Flow::Stay;
+        }
         if new_epoch < node.epochs.accepted {
             // This server already promised a newer leader.
             return Flow::StepDown;
@@ -198,25 +228,65 @@ impl Learner {
         opens
     }
 
+    /// Diff opens the sync at this learner's last zxid. Later in the sync
+    /// two Diffs anchor the first txn of an epoch: Diff{previous} (this
+    /// log must end exactly there), then Diff{that txn's zxid}; only the
+    /// message right after them may be that txn.
+    fn on_diff(&mut self, node: &Node, zxid: Zxid, anchor: Anchor) -> Flow {
+        let last = node.history.last();
+        match self.phase {
+            Phase::Syncing { synced: false } => {
+                if zxid != last {
+                    return Flow::StepDown;
+                }
+                self.open_sync();
+                Flow::Stay
+            }
+            Phase::Syncing { synced: true } => {
+                let starts_epoch = zxid.epoch() > last.epoch() && zxid.counter() == 1;
+                if zxid == last {
+                    self.anchor = Anchor::Previous;
+                    Flow::Stay
+                } else if starts_epoch && matches!(anchor, Anchor::Previous | Anchor::Next(_)) {
+                    // (A repeated Diff{next} is a duplicate and keeps the anchor.)
+                    if anchor == Anchor::Previous || anchor == Anchor::Next(zxid) {
+                        self.anchor = Anchor::Next(zxid);
+                        Flow::Stay
+                    } else {
+                        Flow::StepDown
+                    }
+                } else if zxid < last && node.history.contains(zxid) {
+                    // A late duplicate of an earlier anchor.
+                    Flow::Stay
+                } else {
+                    // The proposals before this anchor did not all arrive.
+                    Flow::StepDown
+                }
+            }
+            _ => Flow::Stay,
+        }
+    }
+
     /// Proposals are accepted once the sync opened; a duplicate is ignored,
     /// anything else out of sequence means messages were lost.
     fn on_proposal(
         &mut self,
         node: &mut Node,
         proposal: Proposal,
+        anchored: bool,
         actions: &mut Vec<Action>,
     ) -> Flow {
         if self.phase == (Phase::Syncing { synced: false }) {
             return Flow::StepDown;
         }
         let last = node.history.last();
-        if proposal.zxid <= last {
-            return if node.history.contains(proposal.zxid) { Flow::Stay } else { Flow::StepDown };
+        let zxid = proposal.zxid;
+        if zxid <= last {
+            return if node.history.contains(zxid) { Flow::Stay } else { Flow::StepDown };
         }
-        if !follows(last, proposal.zxid) {
+        if !self.may_follow(last, zxid, anchored) {
             return Flow::StepDown;
         }
-        let zxid = proposal.zxid;
         node.history.append(proposal.clone());
         actions.push(Action::Append(vec![proposal]));
         let acks_now = node.config.planted_bug == Some(PlantedBug::AckBeforeFsync);
@@ -227,12 +297,32 @@ impl Learner {
         Flow::Stay
     }
 
+    /// True when `next` is the txn right after `last`. Within an epoch the
+    /// counters show it; a new epoch may start only with the txn the
+    /// leader anchored in the sync stream (`anchored`), or, after NewLeader
+    /// (whose zxid proved the log complete), with the first txn of the
+    /// leader's epoch.
+    fn may_follow(&self, last: Zxid, next: Zxid, anchored: bool) -> bool {
+        if next.epoch() == last.epoch() {
+            return follows(last, next);
+        }
+        let allowed = match self.phase {
+            Phase::Syncing { .. } => anchored,
+            _ => u64::from(next.epoch()) == self.epoch,
+        };
+        allowed && follows(last, next)
+    }
+
     /// Followers ack proposals once NewLeader is acked; observers never do.
     fn acks_proposals(&self) -> bool {
         self.learner_type == LearnerType::Participant
             && matches!(self.phase, Phase::Acked | Phase::Serving)
     }
 
+    /// Applies committed proposals once serving. Before UpToDate the commit
+    /// is only noted: the leader is not established yet, so what it sent
+    /// may still be undone (ZooKeeper's `packetsCommitted`, applied at
+    /// UPTODATE).
     fn on_commit(&mut self, node: &mut Node, zxid: Zxid, actions: &mut Vec<Action>) -> Flow {
         if self.phase == (Phase::Syncing { synced: false }) {
             return Flow::StepDown;
@@ -244,11 +334,21 @@ impl Learner {
             // Committing a txn this server never logged: it missed a proposal.
             return Flow::StepDown;
         }
-        let proposals = node.history.range(node.applied, zxid);
-        node.applied = zxid;
-        node.mark_committed(zxid);
-        actions.push(Action::Apply(proposals));
+        self.commit_noted = self.commit_noted.max(zxid);
+        if self.phase == Phase::Serving {
+            self.apply_noted(node, actions);
+        }
         Flow::Stay
+    }
+
+    fn apply_noted(&mut self, node: &mut Node, actions: &mut Vec<Action>) {
+        let up_to = self.commit_noted;
+        if up_to > node.applied {
+            let proposals = node.history.range(node.applied, up_to);
+            node.applied = up_to;
+            actions.push(Action::Apply(proposals));
+        }
+        node.mark_committed(up_to);
     }
 
     fn on_inform(
@@ -260,12 +360,16 @@ impl Learner {
         if self.learner_type != LearnerType::Observer {
             return Flow::Stay;
         }
+        if matches!(self.phase, Phase::Syncing { .. }) {
+            // Informs follow NewLeader on the stream: it was lost.
+            return Flow::StepDown;
+        }
         let zxid = proposal.zxid;
         if zxid <= node.applied {
             return Flow::Stay;
         }
         if zxid > node.history.last() {
-            if !follows(node.history.last(), zxid) {
+            if !self.may_follow(node.history.last(), zxid, false) {
                 return Flow::StepDown;
             }
             node.history.append(proposal.clone());
@@ -292,8 +396,6 @@ impl Learner {
             // No sync opened, or part of it was lost.
             return Flow::StepDown;
         }
-        node.epochs.current = epoch;
-        actions.push(Action::PersistEpochs(node.epochs));
         self.phase = Phase::AwaitingDurable { target: zxid };
         self.ack_if_durable(node, actions);
         Flow::Stay
@@ -310,6 +412,11 @@ impl Learner {
             if node.durable < target {
                 return;
             }
+            // The current epoch moves only once the synced txns are durable:
+            // a crash in between must not leave a server claiming the new
+            // epoch with a log missing txns of it (ZOOKEEPER-4643).
+            node.epochs.current = self.epoch;
+            actions.push(Action::PersistEpochs(node.epochs));
             self.phase = Phase::Acked;
             self.acked = target;
             send(actions, self.leader, PeerMessage::Ack { zxid: target });

@@ -10,6 +10,15 @@
 //! traits (`TxnLog`, `SnapshotStore`) and their conformance suite live in
 //! the `storage` crate; the driver owns them.
 //!
+//! Driver obligations, in short (details on [`Action`]):
+//! - call [`Peer::start`] once, [`Peer::tick`] once per tick, and
+//!   [`Peer::handle_message`] for each delivered message (one ordered stream
+//!   per pair of servers; loss and duplication are survivable);
+//! - carry out the returned actions strictly in order; `Append` may complete
+//!   later: call [`Peer::on_append_done`] with the last zxid of each durable
+//!   batch (cumulative, group commit is fine);
+//! - [`Peer::propose`] only while the role is `Leading { serving: true }`.
+//!
 //! Module map:
 //! - `peer`: [`Peer`], election + role switching and `RoleChanged` reports;
 //! - `leader/`: discovery (new epoch), per-learner sync (DIFF/TRUNC/SNAP,
@@ -75,8 +84,11 @@ pub enum PeerMessage {
         current_epoch: u64,
         last_zxid: Zxid,
     },
-    /// Leader → learner, synchronization: proposal/commit pairs follow (DIFF);
-    /// `last_zxid` is the leader's last zxid.
+    /// Leader → learner, synchronization (DIFF): proposal/commit pairs
+    /// follow, continuing right after `last_zxid` (the learner's last zxid).
+    /// Later in the same sync, two Diffs anchor the first txn of each epoch:
+    /// `Diff{the zxid before it}` then `Diff{its zxid}`, so a learner can
+    /// tell a lost end of an epoch from an epoch change.
     Diff {
         last_zxid: Zxid,
     },
@@ -160,6 +172,10 @@ pub struct PeerConfig {
     /// checkers catch it. Always `None` outside those tests.
     pub planted_bug: Option<PlantedBug>,
 }
+
+/// The largest epoch a zxid can carry (its high 32 bits); epochs above it
+/// in peer messages are ignored.
+pub const EPOCH_MAX: u64 = u32::MAX as u64;
 
 /// Defaults (in driver ticks; the server uses 10 ms ticks).
 pub const PING_INTERVAL_TICKS_DEFAULT: u32 = 10;

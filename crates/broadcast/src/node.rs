@@ -79,9 +79,11 @@ impl Node {
         self.applied = self.history.last();
     }
 
+    /// Notes `zxid` committed and lets the window drop what is committed
+    /// and applied beyond its size (never what an `Apply` still needs).
     pub(crate) fn mark_committed(&mut self, zxid: Zxid) {
         self.committed = self.committed.max(zxid);
-        self.history.trim(self.committed);
+        self.history.trim(self.committed.min(self.applied));
     }
 }
 

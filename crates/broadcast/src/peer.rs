@@ -90,7 +90,8 @@ impl Peer {
         actions
     }
 
-    /// Everything appended up to and including `zxid` is durable.
+    /// Everything appended up to and including `zxid` is durable. Reports
+    /// are cumulative; a stale or repeated report is harmless.
     pub fn on_append_done(&mut self, zxid: Zxid) -> Vec<Action> {
         let mut actions = Vec::new();
         self.node.note_durable(zxid);
@@ -139,6 +140,12 @@ impl Peer {
     /// The newest zxid in this peer's log (durable or not).
     pub fn last_logged(&self) -> Zxid {
         self.node.history.last()
+    }
+
+    /// The election's view: the notification this server sends now (its
+    /// vote, round and state), useful for status pages and debugging.
+    pub fn election_notification(&self) -> election_core::Notification {
+        self.election.current_notification()
     }
 
     /// The epochs as last handed to the driver in `PersistEpochs`.
@@ -211,8 +218,31 @@ impl Peer {
         let role = self.role();
         if role != self.reported {
             self.reported = role;
+            self.settle_established(role);
             actions.push(Action::RoleChanged(role));
         }
+    }
+
+    /// Once an ensemble serves, every member answers lookers with the same
+    /// (leader, established epoch) vote. Members can have decided in
+    /// different rounds with different epochs in their votes (a server that
+    /// joined a leader which then re-won the next round); lookers join only
+    /// on a quorum of matching out-of-election votes, so stale ones could
+    /// keep them out of a running ensemble for good.
+    fn settle_established(&mut self, role: Role) {
+        let (state, leader, epoch) = match role {
+            Role::Leading { epoch, serving: true } => (PeerState::Leading, self.node.me(), epoch),
+            Role::Following { leader, epoch, serving: true } => {
+                (PeerState::Following, leader, epoch)
+            }
+            Role::Observing { leader, epoch, serving: true } => {
+                (PeerState::Observing, leader, epoch)
+            }
+            _ => return,
+        };
+        let vote =
+            election_core::Vote { leader, peer_epoch: epoch, ..self.election.current_vote() };
+        self.election.settle(state, vote);
     }
 
     /// Testing hook: takes up a role as if the election had decided it.

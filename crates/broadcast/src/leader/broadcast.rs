@@ -1,6 +1,8 @@
 //! Broadcast: assigning zxids, counting acks, committing in zxid order
 //! (`Leader.propose`, `Leader.processAck`, `Leader.tryToCommit`).
 
+use std::ops::Bound;
+
 use bytes::Bytes;
 use proto::Zxid;
 
@@ -59,14 +61,17 @@ impl Leader {
         {
             self.on_newleader_ack(node, from, actions);
         }
-        let Some(link) = self.links.get(&from) else {
+        let Some(link) = self.links.get_mut(&from) else {
             return;
         };
-        if !(link.is_follower() && link.forwarding()) {
+        if !(link.is_follower() && link.forwarding()) || zxid <= link.acked {
             return;
         }
-        // Acks are cumulative: the follower's log is durable up to `zxid`.
-        for (_, ackers) in self.outstanding.range_mut(..=zxid) {
+        // Acks are cumulative: the follower's log is durable up to `zxid`;
+        // only what this ack adds is visited.
+        let newly_acked = (Bound::Excluded(link.acked), Bound::Included(zxid));
+        link.acked = zxid;
+        for (_, ackers) in self.outstanding.range_mut(newly_acked) {
             ackers.insert(from);
         }
         self.try_commit(node, actions);

@@ -5,6 +5,7 @@
 use proto::Zxid;
 
 use super::{Leader, Link, Phase, Stage};
+use crate::EPOCH_MAX;
 use crate::node::{Flow, Node, send};
 use crate::{Action, LearnerType, PeerMessage, ServerId};
 
@@ -15,21 +16,38 @@ impl Leader {
         from: ServerId,
         accepted_epoch: u64,
         actions: &mut Vec<Action>,
-    ) {
+    ) -> Flow {
+        if accepted_epoch > EPOCH_MAX {
+            // No zxid can carry such an epoch: not a real promise.
+            return Flow::Stay;
+        }
+        if self.new_epoch.is_some_and(|new_epoch| accepted_epoch > new_epoch) {
+            // The learner promised a newer epoch than this one (another
+            // attempt reached it): it can never join, so step down and let
+            // the next election pick an epoch everyone can accept.
+            return Flow::StepDown;
+        }
         // The ensemble configuration, not the packet, says what the sender is.
         let learner_type = if node.is_voter(from) {
             LearnerType::Participant
         } else if node.is_observer(from) {
             LearnerType::Observer
         } else {
-            return;
+            return Flow::Stay;
         };
         if from == node.me() {
-            return;
+            return Flow::Stay;
         }
         // A (re)registering learner restarts its handshake from scratch.
-        self.links
-            .insert(from, Link { learner_type, stage: Stage::Discovering, last_heard: self.ticks });
+        self.links.insert(
+            from,
+            Link {
+                learner_type,
+                stage: Stage::Discovering,
+                last_heard: self.ticks,
+                acked: Zxid::ZERO,
+            },
+        );
         self.epoch_ackers.remove(&from);
         self.newleader_ackers.remove(&from);
         for ackers in self.outstanding.values_mut() {
@@ -40,10 +58,15 @@ impl Leader {
             None => {
                 if learner_type == LearnerType::Participant {
                     self.accepted_epochs.insert(from, accepted_epoch);
+                } else {
+                    // Observers do not make the quorum, but the new epoch
+                    // must be one they can accept too.
+                    self.observer_epoch_max = self.observer_epoch_max.max(accepted_epoch);
                 }
                 self.try_pick_epoch(node, actions);
             }
         }
+        Flow::Stay
     }
 
     /// Once a quorum of voters reported, the new epoch is one past every
@@ -53,6 +76,7 @@ impl Leader {
             return;
         }
         let highest = self.accepted_epochs.values().copied().max().unwrap_or(0);
+        let highest = highest.max(self.observer_epoch_max);
         let new_epoch = highest.saturating_add(1);
         self.new_epoch = Some(new_epoch);
         self.phase = Phase::AwaitEpochAcks;
@@ -105,12 +129,8 @@ impl Leader {
         if self.phase != Phase::AwaitEpochAcks || !node.is_quorum(&self.epoch_ackers) {
             return;
         }
-        let Some(new_epoch) = self.new_epoch else {
-            return;
-        };
         self.phase = Phase::Syncing;
-        node.epochs.current = new_epoch;
-        actions.push(Action::PersistEpochs(node.epochs));
+        self.try_self_ack(node, actions);
         let acked: Vec<ServerId> = self
             .links
             .iter()
@@ -120,9 +140,24 @@ impl Leader {
         for id in acked {
             self.sync_learner(node, id, actions);
         }
-        if node.log_is_durable() {
-            self.newleader_ackers.insert(node.me());
-        }
         self.try_establish(node, actions);
+    }
+
+    /// The leader's own NewLeader ack: once its log is durable, the new
+    /// epoch becomes its current epoch (not before, as on learners: a crash
+    /// must not leave it claiming the epoch with txns missing).
+    pub(super) fn try_self_ack(&mut self, node: &mut Node, actions: &mut Vec<Action>) {
+        let me = node.me();
+        if self.phase != Phase::Syncing || self.newleader_ackers.contains(&me) {
+            return;
+        }
+        let Some(new_epoch) = self.new_epoch else {
+            return;
+        };
+        if node.log_is_durable() {
+            node.epochs.current = new_epoch;
+            actions.push(Action::PersistEpochs(node.epochs));
+            self.newleader_ackers.insert(me);
+        }
     }
 }

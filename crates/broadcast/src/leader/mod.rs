@@ -45,6 +45,8 @@ struct Link {
     stage: Stage,
     /// The leader's tick count when this learner was last heard from.
     last_heard: u64,
+    /// The highest zxid this learner acked (acks are cumulative).
+    acked: Zxid,
 }
 
 impl Link {
@@ -67,6 +69,8 @@ pub(crate) struct Leader {
     own_summary: (u64, Zxid),
     /// Accepted epochs of the voters that sent FollowerInfo, this server included.
     accepted_epochs: BTreeMap<ServerId, u64>,
+    /// The highest epoch an observer reported during discovery.
+    observer_epoch_max: u64,
     epoch_ackers: BTreeSet<ServerId>,
     newleader_ackers: BTreeSet<ServerId>,
     links: BTreeMap<ServerId, Link>,
@@ -88,6 +92,7 @@ impl Leader {
             new_epoch: None,
             own_summary: (node.epochs.current, node.history.last()),
             accepted_epochs: BTreeMap::from([(node.me(), node.epochs.accepted)]),
+            observer_epoch_max: 0,
             epoch_ackers: BTreeSet::new(),
             newleader_ackers: BTreeSet::new(),
             links: BTreeMap::new(),
@@ -123,8 +128,7 @@ impl Leader {
         }
         match message {
             PeerMessage::FollowerInfo { accepted_epoch, .. } => {
-                self.on_follower_info(node, from, accepted_epoch, actions);
-                Flow::Stay
+                self.on_follower_info(node, from, accepted_epoch, actions)
             }
             PeerMessage::AckEpoch { current_epoch, last_zxid } => {
                 self.on_ack_epoch(node, from, current_epoch, last_zxid, actions)
@@ -164,26 +168,24 @@ impl Leader {
         Flow::Stay
     }
 
-    /// True while this server plus the synced voters heard within the sync
-    /// limit form a quorum.
+    /// True while this server plus the voters heard within the sync limit
+    /// form a quorum. A follower that is re-registering counts: it was just
+    /// heard and will be synced again within a round trip, so it is no
+    /// reason to abandon the epoch.
     fn has_live_quorum(&self, node: &Node) -> bool {
         let limit = u64::from(node.config.sync_limit_ticks);
         let me = node.me();
         let live = self
             .links
             .iter()
-            .filter(|(_, link)| {
-                link.is_follower() && link.forwarding() && self.ticks - link.last_heard < limit
-            })
+            .filter(|(_, link)| link.is_follower() && self.ticks - link.last_heard < limit)
             .map(|(id, _)| id);
         node.is_quorum(std::iter::once(&me).chain(live))
     }
 
     pub(crate) fn on_append_done(&mut self, node: &mut Node, actions: &mut Vec<Action>) {
-        if self.phase == Phase::Syncing && node.log_is_durable() {
-            self.newleader_ackers.insert(node.me());
-            self.try_establish(node, actions);
-        }
+        self.try_self_ack(node, actions);
+        self.try_establish(node, actions);
         self.try_commit(node, actions);
     }
 }

@@ -62,7 +62,7 @@ impl Leader {
         let leader_last = history.last();
         let sent_from = match sync_mode(history, last_zxid) {
             SyncMode::Diff => {
-                send(actions, to, PeerMessage::Diff { last_zxid: leader_last });
+                send(actions, to, PeerMessage::Diff { last_zxid });
                 last_zxid
             }
             SyncMode::Trunc(zxid) => {
@@ -80,12 +80,21 @@ impl Leader {
         // outstanding proposals, which they will ack.
         let serving = self.phase == Phase::Serving;
         let up_to = if is_follower || !serving { leader_last } else { node.committed };
+        let mut previous = sent_from;
         for proposal in history.range(sent_from, up_to) {
             let zxid = proposal.zxid;
+            if zxid.epoch() != previous.epoch() {
+                // A learner cannot tell a lost end of an epoch from a real
+                // epoch change: anchor the first txn of each epoch to the
+                // zxid it follows, naming both.
+                send(actions, to, PeerMessage::Diff { last_zxid: previous });
+                send(actions, to, PeerMessage::Diff { last_zxid: zxid });
+            }
+            previous = zxid;
             send(actions, to, PeerMessage::Proposal(proposal));
             if zxid <= node.committed || !serving {
                 // Before establishment the whole history is what the new
-                // epoch commits; the learner applies it as it arrives.
+                // epoch commits.
                 send(actions, to, PeerMessage::Commit { zxid });
             }
         }
@@ -121,7 +130,8 @@ impl Leader {
     /// A quorum (this server included, its log durable) acked NewLeader:
     /// the history is committed and the synced learners may serve.
     pub(super) fn try_establish(&mut self, node: &mut Node, actions: &mut Vec<Action>) {
-        if self.phase != Phase::Syncing || !node.is_quorum(&self.newleader_ackers) {
+        let self_acked = self.newleader_ackers.contains(&node.me());
+        if self.phase != Phase::Syncing || !self_acked || !node.is_quorum(&self.newleader_ackers) {
             return;
         }
         self.phase = Phase::Serving;

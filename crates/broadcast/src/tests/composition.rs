@@ -60,6 +60,8 @@ fn a_follower_answers_a_looking_server_with_its_settled_vote() {
     assert_eq!(*to, id(3));
     assert_eq!(answer.state, PeerState::Following);
     assert_eq!(answer.vote.leader, id(1));
+    // Re-settled on the epoch the ensemble established, not the one voted on.
+    assert_eq!(answer.vote.peer_epoch, 2);
     assert!(matches!(follower.role(), Role::Following { serving: true, .. }));
 }
 

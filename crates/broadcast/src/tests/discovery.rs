@@ -157,3 +157,44 @@ fn leader_gives_up_establishing_exactly_at_the_init_limit() {
     }
     assert!(starts_looking(&leader.tick()));
 }
+
+#[test]
+fn an_observers_accepted_epoch_raises_the_new_epoch_without_counting_for_quorum() {
+    let mut leader = Peer::new(config(1, &[1, 2, 3], &[4]), recovered(1, 1, &[]));
+    leader.start_as(PeerState::Leading, id(1));
+    let observer_info = PeerMessage::FollowerInfo {
+        accepted_epoch: 9,
+        last_zxid: Zxid::ZERO,
+        learner_type: LearnerType::Observer,
+    };
+    assert_eq!(leader.handle_message(id(4), observer_info), vec![]);
+    let actions = leader.handle_message(id(2), info(1, Zxid::ZERO));
+    assert_eq!(actions[0], Action::PersistEpochs(Epochs { accepted: 10, current: 1 }));
+}
+
+#[test]
+fn a_late_learner_that_promised_a_newer_epoch_makes_the_leader_step_down() {
+    let mut leader = serving_leader(config(1, &[1, 2, 3], &[]));
+    // Accepting the leader's own epoch is fine...
+    assert_eq!(
+        leader.handle_message(id(3), info(2, zxid(1, 3))),
+        vec![send(3, PeerMessage::LeaderInfo { new_epoch: 2 })]
+    );
+    // ...but a learner that promised epoch 3 could never join epoch 2.
+    let actions = leader.handle_message(id(3), info(3, zxid(1, 3)));
+    assert!(starts_looking(&actions), "{actions:?}");
+}
+
+#[test]
+fn epochs_no_zxid_can_carry_are_ignored() {
+    let mut leader = Peer::new(config(1, &[1, 2, 3], &[]), recovered(1, 1, &[]));
+    leader.start_as(PeerState::Leading, id(1));
+    assert_eq!(leader.handle_message(id(2), info(crate::EPOCH_MAX + 1, Zxid::ZERO)), vec![]);
+    assert_eq!(leader.handle_message(id(2), info(crate::EPOCH_MAX, Zxid::ZERO)).len(), 3);
+
+    let mut learner = Peer::new(config(2, &[1, 2, 3], &[]), recovered(1, 1, &[]));
+    learner.start_as(PeerState::Following, id(1));
+    let too_big = PeerMessage::LeaderInfo { new_epoch: crate::EPOCH_MAX + 1 };
+    assert_eq!(learner.handle_message(id(1), too_big), vec![]);
+    assert_eq!(learner.epochs(), Epochs { accepted: 1, current: 1 });
+}

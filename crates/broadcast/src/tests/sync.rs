@@ -40,9 +40,12 @@ fn a_learner_inside_the_window_gets_proposal_commit_pairs() {
     assert_eq!(
         sync_from_leader(zxid(1, 2)),
         vec![
-            send(2, PeerMessage::Diff { last_zxid: zxid(2, 1) }),
+            send(2, PeerMessage::Diff { last_zxid: zxid(1, 2) }),
             send(2, PeerMessage::Proposal(proposal(1, 3))),
             send(2, PeerMessage::Commit { zxid: zxid(1, 3) }),
+            // Where the next epoch continues from, so a lost (1,3) shows.
+            send(2, PeerMessage::Diff { last_zxid: zxid(1, 3) }),
+            send(2, PeerMessage::Diff { last_zxid: zxid(2, 1) }),
             send(2, PeerMessage::Proposal(proposal(2, 1))),
             send(2, PeerMessage::Commit { zxid: zxid(2, 1) }),
             send(2, PeerMessage::NewLeader { epoch: 3, zxid: zxid(2, 1) }),
@@ -67,6 +70,8 @@ fn a_divergent_learner_is_truncated_to_the_common_point_then_diffed() {
         sync_from_leader(zxid(1, 9)),
         vec![
             send(2, PeerMessage::Trunc { zxid: zxid(1, 3) }),
+            send(2, PeerMessage::Diff { last_zxid: zxid(1, 3) }),
+            send(2, PeerMessage::Diff { last_zxid: zxid(2, 1) }),
             send(2, PeerMessage::Proposal(proposal(2, 1))),
             send(2, PeerMessage::Commit { zxid: zxid(2, 1) }),
             send(2, PeerMessage::NewLeader { epoch: 3, zxid: zxid(2, 1) }),
@@ -135,6 +140,8 @@ fn a_late_joiner_gets_outstanding_proposals_uncommitted_and_its_ack_counts() {
     assert_eq!(
         actions,
         vec![
+            send(3, PeerMessage::Diff { last_zxid: zxid(1, 3) }),
+            send(3, PeerMessage::Diff { last_zxid: zxid(1, 3) }),
             send(3, PeerMessage::Diff { last_zxid: zxid_a }),
             send(3, PeerMessage::Proposal(a.clone())),
             send(3, PeerMessage::NewLeader { epoch: 2, zxid: zxid_a }),
@@ -198,27 +205,37 @@ fn syncing_follower(log: &[(u32, u32)]) -> Peer {
 #[test]
 fn a_follower_applies_a_diff_and_acks_newleader_once_durable() {
     let mut follower = syncing_follower(&[(1, 1)]);
+    assert_eq!(follower.handle_message(id(1), PeerMessage::Diff { last_zxid: zxid(1, 1) }), vec![]);
+    // The anchor for the first txn of epoch 2.
+    assert_eq!(follower.handle_message(id(1), PeerMessage::Diff { last_zxid: zxid(1, 1) }), vec![]);
     assert_eq!(follower.handle_message(id(1), PeerMessage::Diff { last_zxid: zxid(2, 1) }), vec![]);
     assert_eq!(
         follower.handle_message(id(1), PeerMessage::Proposal(proposal(2, 1))),
         vec![Action::Append(vec![proposal(2, 1)])]
     );
-    assert_eq!(
-        follower.handle_message(id(1), PeerMessage::Commit { zxid: zxid(2, 1) }),
-        vec![Action::Apply(vec![proposal(2, 1)])]
-    );
+    // Noted, not applied: the leader is not established yet.
+    assert_eq!(follower.handle_message(id(1), PeerMessage::Commit { zxid: zxid(2, 1) }), vec![]);
+    // Neither the new current epoch nor the ack before the sync is durable.
     assert_eq!(
         follower.handle_message(id(1), PeerMessage::NewLeader { epoch: 3, zxid: zxid(2, 1) }),
-        vec![Action::PersistEpochs(Epochs { accepted: 3, current: 3 })]
+        vec![]
     );
+    assert_eq!(follower.epochs(), Epochs { accepted: 3, current: 2 });
     assert_eq!(
         follower.on_append_done(zxid(2, 1)),
-        vec![send(1, PeerMessage::Ack { zxid: zxid(2, 1) })]
+        vec![
+            Action::PersistEpochs(Epochs { accepted: 3, current: 3 }),
+            send(1, PeerMessage::Ack { zxid: zxid(2, 1) }),
+        ]
     );
     assert_eq!(
         follower.handle_message(id(1), PeerMessage::UpToDate),
-        vec![Action::RoleChanged(Role::Following { leader: id(1), epoch: 3, serving: true })]
+        vec![
+            Action::Apply(vec![proposal(2, 1)]),
+            Action::RoleChanged(Role::Following { leader: id(1), epoch: 3, serving: true }),
+        ]
     );
+    assert_eq!(follower.last_committed(), zxid(2, 1));
 }
 
 #[test]
@@ -250,6 +267,10 @@ fn a_follower_installs_a_snapshot() {
         vec![Action::InstallSnapshot { zxid: zxid(2, 4), snapshot }]
     );
     assert_eq!(follower.last_logged(), zxid(2, 4));
+    follower.handle_message(id(1), PeerMessage::NewLeader { epoch: 3, zxid: zxid(2, 4) });
+    // Committed only once the leader is established.
+    assert_eq!(follower.last_committed(), Zxid::ZERO);
+    follower.handle_message(id(1), PeerMessage::UpToDate);
     assert_eq!(follower.last_committed(), zxid(2, 4));
 }
 
@@ -269,7 +290,7 @@ fn newleader_without_a_sync_or_after_a_lost_proposal_returns_to_election() {
     assert!(starts_looking(&actions), "{actions:?}");
 
     let mut follower = syncing_follower(&[(1, 1)]);
-    follower.handle_message(id(1), PeerMessage::Diff { last_zxid: zxid(1, 3) });
+    follower.handle_message(id(1), PeerMessage::Diff { last_zxid: zxid(1, 1) });
     follower.handle_message(id(1), PeerMessage::Proposal(proposal(1, 2)));
     // The Proposal for (1,3) was lost on the way.
     let actions =
@@ -317,4 +338,122 @@ fn a_duplicate_newleader_is_ignored() {
     assert_eq!(follower.handle_message(id(1), newleader.clone()).len(), 2);
     assert_eq!(follower.handle_message(id(1), newleader), vec![]);
     assert!(matches!(follower.role(), Role::Following { epoch: 3, .. }));
+}
+
+#[test]
+fn a_diff_that_does_not_start_at_the_learners_last_zxid_returns_to_election() {
+    let mut follower = syncing_follower(&[(1, 1), (1, 2)]);
+    let actions = follower.handle_message(id(1), PeerMessage::Diff { last_zxid: zxid(1, 1) });
+    assert!(starts_looking(&actions), "{actions:?}");
+}
+
+#[test]
+fn a_lost_end_of_an_epoch_in_the_sync_is_caught_by_the_next_anchor() {
+    let mut follower = syncing_follower(&[(1, 1)]);
+    follower.handle_message(id(1), PeerMessage::Diff { last_zxid: zxid(1, 1) });
+    follower.handle_message(id(1), PeerMessage::Proposal(proposal(1, 2)));
+    // Proposal (1,3) was lost; the anchor before epoch 2 names it.
+    let actions = follower.handle_message(id(1), PeerMessage::Diff { last_zxid: zxid(1, 3) });
+    assert!(starts_looking(&actions), "{actions:?}");
+}
+
+#[test]
+fn a_new_epoch_without_an_anchor_in_the_sync_returns_to_election() {
+    let mut follower = syncing_follower(&[(1, 1)]);
+    follower.handle_message(id(1), PeerMessage::Diff { last_zxid: zxid(1, 1) });
+    follower.handle_message(id(1), PeerMessage::Proposal(proposal(1, 2)));
+    // The anchor Diff{(1,2)} (or more) was lost before the epoch-2 txn.
+    let actions = follower.handle_message(id(1), PeerMessage::Proposal(proposal(2, 1)));
+    assert!(starts_looking(&actions), "{actions:?}");
+}
+
+#[test]
+fn an_anchored_epoch_change_in_the_sync_is_accepted() {
+    let mut follower = syncing_follower(&[(1, 1)]);
+    follower.handle_message(id(1), PeerMessage::Diff { last_zxid: zxid(1, 1) });
+    follower.handle_message(id(1), PeerMessage::Proposal(proposal(1, 2)));
+    assert_eq!(follower.handle_message(id(1), PeerMessage::Diff { last_zxid: zxid(1, 2) }), vec![]);
+    assert_eq!(follower.handle_message(id(1), PeerMessage::Diff { last_zxid: zxid(2, 1) }), vec![]);
+    assert_eq!(
+        follower.handle_message(id(1), PeerMessage::Proposal(proposal(2, 1))),
+        vec![Action::Append(vec![proposal(2, 1)])]
+    );
+}
+
+#[test]
+fn the_opening_diff_does_not_anchor_a_new_epoch() {
+    let mut follower = syncing_follower(&[(1, 1)]);
+    follower.handle_message(id(1), PeerMessage::Diff { last_zxid: zxid(1, 1) });
+    // Proposal (1,2), its commit and the anchor before epoch 2 were all lost.
+    let actions = follower.handle_message(id(1), PeerMessage::Proposal(proposal(2, 1)));
+    assert!(starts_looking(&actions), "{actions:?}");
+}
+
+#[test]
+fn an_anchor_covers_only_the_message_right_after_it() {
+    let mut follower = syncing_follower(&[(1, 1)]);
+    follower.handle_message(id(1), PeerMessage::Diff { last_zxid: zxid(1, 1) });
+    follower.handle_message(id(1), PeerMessage::Diff { last_zxid: zxid(1, 1) });
+    follower.handle_message(id(1), PeerMessage::Diff { last_zxid: zxid(2, 1) });
+    follower.handle_message(id(1), PeerMessage::Ping { committed: Zxid::ZERO });
+    let actions = follower.handle_message(id(1), PeerMessage::Proposal(proposal(2, 1)));
+    assert!(starts_looking(&actions), "{actions:?}");
+}
+
+#[test]
+fn an_anchor_admits_only_the_txn_it_names() {
+    let mut follower = syncing_follower(&[(1, 1)]);
+    follower.handle_message(id(1), PeerMessage::Diff { last_zxid: zxid(1, 1) });
+    follower.handle_message(id(1), PeerMessage::Diff { last_zxid: zxid(1, 1) });
+    follower.handle_message(id(1), PeerMessage::Diff { last_zxid: zxid(2, 1) });
+    // (2,1), its commit and NewLeader were lost; the leader's first
+    // broadcast txn of epoch 3 must not slip in behind the anchor.
+    let actions = follower.handle_message(id(1), PeerMessage::Proposal(proposal(3, 1)));
+    assert!(starts_looking(&actions), "{actions:?}");
+}
+
+#[test]
+fn a_next_anchor_without_its_previous_returns_to_election() {
+    let mut follower = syncing_follower(&[(1, 1)]);
+    follower.handle_message(id(1), PeerMessage::Diff { last_zxid: zxid(1, 1) });
+    follower.handle_message(id(1), PeerMessage::Proposal(proposal(1, 2)));
+    // Diff{(1,2)} was lost.
+    let actions = follower.handle_message(id(1), PeerMessage::Diff { last_zxid: zxid(2, 1) });
+    assert!(starts_looking(&actions), "{actions:?}");
+}
+
+#[test]
+fn the_leader_takes_the_new_epoch_and_establishes_only_once_its_own_log_is_durable() {
+    let mut leader = Peer::new(config(1, &[1, 2, 3], &[]), recovered(1, 1, &[(1, 1)]));
+    // As a follower it appended (1,2) but the fsync has not completed yet.
+    leader.start_as(PeerState::Following, id(9));
+    leader.handle_message(id(9), PeerMessage::LeaderInfo { new_epoch: 1 });
+    leader.handle_message(id(9), PeerMessage::Diff { last_zxid: zxid(1, 1) });
+    leader.handle_message(id(9), PeerMessage::Proposal(proposal(1, 2)));
+    leader.start_as(PeerState::Leading, id(1));
+    let info = PeerMessage::FollowerInfo {
+        accepted_epoch: 1,
+        last_zxid: zxid(1, 2),
+        learner_type: LearnerType::Participant,
+    };
+    leader.handle_message(id(2), info);
+    let actions = leader
+        .handle_message(id(2), PeerMessage::AckEpoch { current_epoch: 1, last_zxid: zxid(1, 2) });
+    assert_eq!(
+        actions,
+        vec![
+            send(2, PeerMessage::Diff { last_zxid: zxid(1, 2) }),
+            send(2, PeerMessage::NewLeader { epoch: 2, zxid: zxid(1, 2) }),
+        ]
+    );
+    assert_eq!(leader.epochs(), Epochs { accepted: 2, current: 1 });
+    assert_eq!(leader.handle_message(id(2), PeerMessage::Ack { zxid: zxid(1, 2) }), vec![]);
+    assert_eq!(
+        leader.on_append_done(zxid(1, 2)),
+        vec![
+            Action::PersistEpochs(Epochs { accepted: 2, current: 2 }),
+            send(2, PeerMessage::UpToDate),
+            Action::RoleChanged(Role::Leading { epoch: 2, serving: true }),
+        ]
+    );
 }

@@ -53,6 +53,7 @@ pub struct Cluster {
     /// The longest history any server applied through `Apply`: every
     /// server's applied-by-commit state must be a prefix of it, or extend it.
     pub committed: Vec<Proposal>,
+    tracing: bool,
 }
 
 fn encode(proposals: &[Proposal]) -> Bytes {
@@ -110,6 +111,7 @@ impl Cluster {
             loss_per_mille: 0,
             duplicate_per_mille: 0,
             committed: Vec::new(),
+            tracing: std::env::var_os("HARNESS_TRACE").is_some(),
         };
         let ids: Vec<ServerId> = cluster.servers.keys().copied().collect();
         for id in ids {
@@ -120,6 +122,7 @@ impl Cluster {
 
     /// Starts `id` from what its disk holds: the durable log and epochs.
     pub fn restart(&mut self, id: ServerId) {
+        self.trace(|| format!("RESTART {id}"));
         let server = self.servers.get_mut(&id).expect("known server");
         server.log.truncate(server.durable);
         server.applied = server.log.len();
@@ -139,6 +142,7 @@ impl Cluster {
 
     /// Crashes `id`: its peer and everything in flight to or from it are gone.
     pub fn kill(&mut self, id: ServerId) {
+        self.trace(|| format!("KILL {id}"));
         let server = self.servers.get_mut(&id).expect("known server");
         server.peer = None;
         // What was not fsynced is lost with the process.
@@ -269,14 +273,22 @@ impl Cluster {
         }
     }
 
+    /// With HARNESS_TRACE set, prints what happens (failure diagnosis only).
+    fn trace(&self, line: impl FnOnce() -> String) {
+        if self.tracing {
+            eprintln!("t{} {}", self.ticks, line());
+        }
+    }
+
     /// Roles and log positions of every server, for failure messages.
     pub fn describe(&self) -> String {
         let mut out = String::new();
         for (id, server) in &self.servers {
             let last = server.log.last().map_or(Zxid::ZERO, |p| p.zxid);
             out += &format!(
-                "server {id}: {:?} log {} (last {last}) durable {} applied {} epochs {:?}\n",
+                "server {id}: {:?} {:?} log {} (last {last}) durable {} applied {} epochs {:?}\n",
                 self.role(*id),
+                server.peer.as_ref().map(Peer::election_notification),
                 server.log.len(),
                 server.durable,
                 server.applied,
@@ -309,6 +321,18 @@ impl Cluster {
     /// Carries out `actions` of server `id`, checking the driver contract as it goes.
     fn carry_out(&mut self, id: ServerId, actions: Vec<Action>) {
         for action in actions {
+            let chatter = matches!(
+                &action,
+                Action::Send {
+                    message: PeerMessage::Election(_)
+                        | PeerMessage::Ping { .. }
+                        | PeerMessage::PingReply,
+                    ..
+                }
+            );
+            if !chatter {
+                self.trace(|| format!("s{id}: {}", short(&action)));
+            }
             let server = self.servers.get_mut(&id).expect("known server");
             match action {
                 Action::Send { to, message } => {
@@ -369,7 +393,9 @@ impl Cluster {
                     let shared = state.len().min(self.committed.len());
                     assert!(
                         state[..shared] == self.committed[..shared],
-                        "server {id} applied a history that diverges from what others committed"
+                        "server {id} applied a history that diverges from what others committed: {:?} vs {:?}",
+                        state.iter().map(|p| p.zxid.to_string()).collect::<Vec<_>>(),
+                        self.committed.iter().map(|p| p.zxid.to_string()).collect::<Vec<_>>()
                     );
                     if state.len() > self.committed.len() {
                         self.committed = state.to_vec();
@@ -379,5 +405,25 @@ impl Cluster {
                 Action::RoleChanged(_) => {}
             }
         }
+    }
+}
+
+/// An action in one line, proposals by zxid only.
+fn short(action: &Action) -> String {
+    let z = |p: &Proposal| format!("{}", p.zxid);
+    match action {
+        Action::Append(ps) => format!("Append {:?}", ps.iter().map(z).collect::<Vec<_>>()),
+        Action::Apply(ps) => format!("Apply {:?}", ps.iter().map(z).collect::<Vec<_>>()),
+        Action::Send { to, message: PeerMessage::Proposal(p) } => {
+            format!("-> {to} Proposal {}", p.zxid)
+        }
+        Action::Send { to, message: PeerMessage::Inform(p) } => {
+            format!("-> {to} Inform {}", p.zxid)
+        }
+        Action::Send { to, message: PeerMessage::Snap { zxid, .. } } => {
+            format!("-> {to} Snap {zxid}")
+        }
+        Action::InstallSnapshot { zxid, .. } => format!("InstallSnapshot {zxid}"),
+        other => format!("{other:?}"),
     }
 }
