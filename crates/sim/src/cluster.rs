@@ -36,6 +36,8 @@ pub struct Cluster {
     /// Whether clients issue new requests.
     pub clients_active: bool,
     pub faults_injected: usize,
+    /// Every payload any server logged, by txn id.
+    archive: BTreeMap<TxnId, broadcast::Proposal>,
     /// Acknowledged ephemeral creates and their owners.
     ephemerals: Vec<(String, SessionId)>,
     /// Sessions whose close was acknowledged.
@@ -79,6 +81,7 @@ impl Cluster {
             quorum: options.nodes / 2 + 1,
             clients_active: true,
             faults_injected: 0,
+            archive: BTreeMap::new(),
             ephemerals: Vec::new(),
             closed_sessions: Vec::new(),
             verbose: options.verbose,
@@ -134,6 +137,11 @@ impl Cluster {
                         self.leaders.observe(id, role)?;
                         self.disconnect_clients(id);
                     }
+                    NodeEvent::Appended(proposals) => {
+                        for proposal in proposals {
+                            self.archive.entry(txn_id(&proposal)).or_insert(proposal);
+                        }
+                    }
                     NodeEvent::Watch { session, path, zxid } => {
                         let watcher = self
                             .clients
@@ -157,13 +165,8 @@ impl Cluster {
         let node = &self.nodes[&id];
         let nodes = &self.nodes;
         let durable_on = |txn| nodes.values().filter(|n| n.disk.durably_holds(txn)).count();
-        let payload = |txn: TxnId| {
-            std::iter::once(node).chain(nodes.values()).find_map(|n| {
-                let log = n.disk.log();
-                let found = log.binary_search_by_key(&txn.0, |p| p.zxid).ok()?;
-                Some(log[found].clone()).filter(|p| txn_id(p) == txn)
-            })
-        };
+        let archive = &self.archive;
+        let payload = |txn: TxnId| archive.get(&txn).cloned();
         let serving = node.serving();
         let quorum = self.options.check_commit_quorum.then_some(self.quorum);
         self.commits.observe(id, serving, node.history(), payload, durable_on, quorum)

@@ -115,6 +115,9 @@ impl Options {
         let mut options = Options::standard(nodes);
         options.disk.fsync_ticks_max = 15;
         options.faults.crash_per_mille = 20;
+        // Slow fsyncs and one write in flight at the leader make a queue of
+        // writes slow: clients wait longer before giving up.
+        options.workload.request_timeout_ticks = 120;
         options
     }
 }

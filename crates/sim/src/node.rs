@@ -50,6 +50,9 @@ pub enum NodeEvent {
         reply: WriteReply,
     },
     RoleChanged(Role),
+    /// Proposals logged here (the checkers archive every payload, since
+    /// snapshots replace logs and carry only txn ids).
+    Appended(Vec<Proposal>),
     /// A watch fired for `session` by the txn at `zxid`.
     Watch {
         session: proto::SessionId,
@@ -406,6 +409,7 @@ impl Node {
                         }
                         last = proposal.zxid;
                     }
+                    self.outbox.push(NodeEvent::Appended(proposals.clone()));
                     self.disk.append(proposals, now, rng);
                 }
                 Action::Truncate { zxid } => {

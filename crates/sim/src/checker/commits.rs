@@ -36,8 +36,7 @@ impl CommitOrder {
     /// new tail. A learner still synchronizing may apply ahead of the
     /// ensemble's commit (its state is not visible yet and is corrected by a
     /// later TRUNC/SNAP), so only its agreement with the order is checked.
-    /// `payload` finds a txn in some server's log (a snapshot carries only
-    /// ids); `durable_on` counts the servers holding a txn durably; `quorum` is `None` when that check is off.
+    /// `payload` finds a txn's payload (a snapshot carries only ids); `durable_on` counts the servers holding a txn durably; `quorum` is `None` when that check is off.
     pub fn observe(
         &mut self,
         server: impl std::fmt::Display,
@@ -74,7 +73,7 @@ impl CommitOrder {
             let proposal = payload(id).ok_or_else(|| {
                 Broken::new(
                     Invariant::DriverContract,
-                    format!("server {server}: no server logs {}", id.0),
+                    format!("server {server}: no server ever logged {}", id.0),
                 )
             })?;
             let (tag, txn) = decode_txn(&proposal).ok_or_else(|| {
