@@ -413,6 +413,15 @@ impl Node {
                     self.disk.append(proposals, now, rng);
                 }
                 Action::Truncate { zxid } => {
+                    // Txns inside the snapshot cannot be removed: the state
+                    // would silently keep what the peer believes is gone.
+                    let snapshot = self.disk.snapshot.zxid;
+                    if zxid < snapshot {
+                        return Err(broken(format!(
+                            "server {}: told to truncate to {zxid}, below its snapshot at {snapshot}",
+                            self.id
+                        )));
+                    }
                     self.disk.truncate(zxid);
                     self.rebuild()?;
                 }
