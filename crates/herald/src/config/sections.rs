@@ -78,6 +78,19 @@ server_section! {
     snapshot_every_txns: u64,
     log_segment_bytes_max: u64,
     container_check_interval_ms: u64,
+    plaintext_client_port_enabled: bool,
+    four_letter_words: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    admin_listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secure_client_listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_cert_file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_key_file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_client_ca_file: Option<PathBuf>,
+    tls_handshake_timeout_ms: u64,
 }
 
 impl Default for ServerSection {

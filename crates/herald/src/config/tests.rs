@@ -300,6 +300,11 @@ fn the_key_lists_match_the_toml_shape() {
         server: sections::ServerSection {
             session_timeout_ms_min: Some(1),
             session_timeout_ms_max: Some(2),
+            admin_listen: Some(server::config::ADMIN_LISTEN_DEFAULT),
+            secure_client_listen: Some("127.0.0.1:2281".parse().unwrap()),
+            tls_cert_file: Some("cert.pem".into()),
+            tls_key_file: Some("key.pem".into()),
+            tls_client_ca_file: Some("ca.pem".into()),
             ..sections::ServerSection::default()
         },
     })
