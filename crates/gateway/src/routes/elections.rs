@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 use zookeeper_client::{Client, EventType, PersistentWatcher};
 
 use super::locks::{Granted, Release, directory};
-use super::model::{Encoding, decode_data, encode_data};
+use super::model::{Encoding, SseEvent, decode_data, encode_data};
 use crate::auth::Identity;
 use crate::error::{ApiError, Problem};
 use crate::leases::LeaseId;
@@ -154,7 +154,7 @@ async fn current_leader(
 /// leader), starting with the current state.
 #[utoipa::path(get, path = "/v1/elections/{name}/observe", tag = "elections",
     params(("name" = String, Path, description = "election name")),
-    responses((status = 200, content_type = "text/event-stream", body = String)))]
+    responses((status = 200, content_type = "text/event-stream", body = SseEvent)))]
 async fn observe(
     State(state): State<AppState>,
     identity: Identity,

@@ -28,7 +28,7 @@ use crate::state::AppState;
         title = "Herald gateway",
         description = "Leases, raw znodes, locks with fencing tokens and leader election over HTTP."
     ),
-    components(schemas(crate::error::Problem)),
+    components(schemas(crate::error::Problem, watch::WatchEvent, elections::LeaderView)),
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;

@@ -111,3 +111,11 @@ pub fn znode_path(captured: &str) -> String {
     let trimmed = captured.trim_end_matches('/');
     if trimmed.is_empty() { "/".to_owned() } else { format!("/{trimmed}") }
 }
+
+/// One Server-Sent Event as a stream delivers it: its name and its `data` line (JSON text:
+/// a `WatchEvent` for watches, a `LeaderView` or `null` for election observers).
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct SseEvent {
+    pub event: String,
+    pub data: String,
+}

@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use zookeeper_client::{AddWatchMode, EventType, PersistentWatcher};
 
-use super::model::znode_path;
+use super::model::{SseEvent, znode_path};
 use crate::auth::Identity;
 use crate::error::{ApiError, Problem};
 use crate::state::AppState;
@@ -43,7 +43,7 @@ pub struct WatchEvent {
 #[utoipa::path(get, path = "/v1/watch/{*path}", tag = "znodes",
     params(("path" = String, Path, description = "znode path without the leading slash"),
            WatchParams),
-    responses((status = 200, content_type = "text/event-stream", body = WatchEvent),
+    responses((status = 200, content_type = "text/event-stream", body = SseEvent),
               (status = 400, body = Problem)))]
 async fn watch(
     State(state): State<AppState>,
