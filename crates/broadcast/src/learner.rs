@@ -149,6 +149,9 @@ impl Learner {
             PeerMessage::Diff { last_zxid } => self.on_diff(node, last_zxid, anchor),
             PeerMessage::Trunc { zxid } => {
                 if self.open_sync() {
+                    if zxid < node.snapshot_floor {
+                        return self.reset_below_snapshot(node, zxid, actions);
+                    }
                     node.history.truncate(zxid);
                     node.durable = node.durable.min(node.history.last());
                     node.committed = node.committed.min(node.history.last());
@@ -160,6 +163,7 @@ impl Learner {
             }
             PeerMessage::Snap { zxid, snapshot } => {
                 if self.open_sync() {
+                    node.snapshot_floor = zxid;
                     node.history.reset(zxid);
                     node.durable = zxid;
                     node.applied = zxid;
@@ -225,6 +229,27 @@ impl Learner {
 
     /// Diff/Trunc/Snap opens the sync exactly once; a later copy is a
     /// duplicate and is ignored.
+    /// TRUNC to `zxid`, below the snapshot this member holds (installed
+    /// from a leader whose epoch never got established, so it carries txns
+    /// that were never committed). The snapshot cannot be cut into: the
+    /// member drops everything. At zxid zero that is exactly the truncation
+    /// and the sync goes on; otherwise it lacks the txns up to `zxid`, so it
+    /// registers again from zero and the leader sends a snapshot.
+    fn reset_below_snapshot(
+        &mut self,
+        node: &mut Node,
+        zxid: Zxid,
+        actions: &mut Vec<Action>,
+    ) -> Flow {
+        node.history.reset(Zxid::ZERO);
+        node.durable = Zxid::ZERO;
+        node.applied = Zxid::ZERO;
+        node.committed = Zxid::ZERO;
+        node.snapshot_floor = Zxid::ZERO;
+        actions.push(Action::Reset);
+        if zxid == Zxid::ZERO { Flow::Stay } else { Flow::StepDown }
+    }
+
     fn open_sync(&mut self) -> bool {
         let opens = self.phase == (Phase::Syncing { synced: false });
         if opens {

@@ -218,6 +218,9 @@ pub struct Recovered {
     /// The most recent logged proposals, oldest first (at most
     /// `committed_log_max`), so a new leader can sync learners by DIFF.
     pub recent_proposals: Vec<Proposal>,
+    /// The zxid of the newest snapshot on disk (zero if none): the log
+    /// cannot be cut back below it.
+    pub snapshot_zxid: Zxid,
 }
 
 /// What the driver must do, in order. Each action completes before the next
@@ -254,6 +257,12 @@ pub enum Action {
         zxid: Zxid,
         snapshot: Bytes,
     },
+    /// Discard the state machine, every snapshot and the whole log (the
+    /// epochs stay): the member starts again from the empty state at zxid
+    /// zero, before the next action. A new leader cut the history back below
+    /// a snapshot this member installed from a leader that never got
+    /// established, and a snapshot cannot be cut into.
+    Reset,
     /// Send learner `to` a `PeerMessage::Snap` of the state machine as of the
     /// last applied (= committed) zxid, before any later `Send` to `to`.
     SendSnapshot {

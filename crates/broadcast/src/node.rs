@@ -26,6 +26,9 @@ pub(crate) struct Node {
     pub(crate) committed: Zxid,
     /// The driver's state machine reflects the log up to here.
     pub(crate) applied: Zxid,
+    /// The newest snapshot the driver holds: a TRUNC below it cannot be
+    /// carried out, only a reset.
+    pub(crate) snapshot_floor: Zxid,
 }
 
 impl Node {
@@ -44,6 +47,7 @@ impl Node {
             durable: last,
             committed: Zxid::ZERO,
             applied: last,
+            snapshot_floor: recovered.snapshot_zxid,
         }
     }
 

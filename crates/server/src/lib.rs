@@ -117,7 +117,12 @@ async fn start_replica(
     stats.set_quorum_size(peer_config.election.quorum.voters.len() as u64);
     let peer = broadcast::Peer::new(
         peer_config,
-        broadcast::Recovered { epochs, last_logged_zxid: last_zxid, recent_proposals },
+        broadcast::Recovered {
+            epochs,
+            last_logged_zxid: last_zxid,
+            recent_proposals,
+            snapshot_zxid: recovered.snapshot_zxid,
+        },
     );
     let (link, inbound) = ensemble::transport::start(ensemble)
         .await

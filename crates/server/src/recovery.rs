@@ -19,6 +19,8 @@ pub(crate) struct Recovered {
     pub snapshots: RedbSnapshotStore,
     /// Txns replayed from the log on top of the snapshot.
     pub replayed_txns: u64,
+    /// The newest snapshot's zxid (zero if none): the log cannot be cut below it.
+    pub snapshot_zxid: proto::Zxid,
     /// The last replayed txns (at most `RECENT_TXNS_MAX`), oldest first: a
     /// new ensemble leader syncs lagging members from them.
     pub recent_txns: std::collections::VecDeque<(proto::Zxid, Vec<u8>)>,
@@ -50,9 +52,13 @@ pub(crate) fn recover(
     })?;
     let snapshots = RedbSnapshotStore::open(&data_dir.join(SNAPSHOT_FILE))?;
     let log = FileTxnLog::open(&log_dir, log_options)?;
+    let mut snapshot_zxid = proto::Zxid::ZERO;
     let mut tree = match snapshots.latest()? {
-        Some((zxid, bytes)) => DataTree::from_snapshot(&bytes)
-            .map_err(|error| RecoveryError::Snapshot { zxid, error })?,
+        Some((zxid, bytes)) => {
+            snapshot_zxid = proto::Zxid(zxid);
+            DataTree::from_snapshot(&bytes)
+                .map_err(|error| RecoveryError::Snapshot { zxid, error })?
+        }
         None => DataTree::new(),
     };
     let mut replayed_txns = 0;
@@ -73,5 +79,5 @@ pub(crate) fn recover(
         sessions = tree.sessions().count(),
         "recovered"
     );
-    Ok(Recovered { tree, log, snapshots, replayed_txns, recent_txns })
+    Ok(Recovered { tree, log, snapshots, replayed_txns, snapshot_zxid, recent_txns })
 }

@@ -105,6 +105,12 @@ impl Disk {
     }
 
     /// Replaces snapshot and log, durably.
+    /// Drops every snapshot and the whole log (the epochs stay): the empty
+    /// state at zxid zero.
+    pub fn reset(&mut self, empty_tree: Bytes) {
+        self.install_snapshot(Snapshot { zxid: Zxid::ZERO, tree: empty_tree, history: Vec::new() });
+    }
+
     pub fn install_snapshot(&mut self, snapshot: Snapshot) {
         self.snapshot = snapshot;
         self.log.clear();

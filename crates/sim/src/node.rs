@@ -157,6 +157,7 @@ impl Node {
             epochs: self.disk.epochs,
             last_logged_zxid: self.disk.last_logged(),
             recent_proposals: log[log.len().saturating_sub(window)..].to_vec(),
+            snapshot_zxid: self.disk.snapshot.zxid,
         };
         let mut peer = Peer::new(self.config.clone(), recovered);
         let actions = peer.start();
@@ -431,6 +432,10 @@ impl Node {
                             broken(format!("server {}: bad snapshot at {zxid}", self.id))
                         })?;
                     self.disk.install_snapshot(snapshot);
+                    self.rebuild()?;
+                }
+                Action::Reset => {
+                    self.disk.reset(Bytes::from(DataTree::new().serialize_snapshot()));
                     self.rebuild()?;
                 }
                 Action::SendSnapshot { to } => {

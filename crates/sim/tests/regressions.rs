@@ -18,6 +18,11 @@ const FIXED: &[(usize, u64, &str)] = &[
     ),
     (5, 201, "the same disagreeing-votes defect"),
     (3, 1280, "the servers did not converge after the faults stopped"),
+    (
+        3,
+        43418,
+        "a learner installed a SNAP from a leader that never got established; the next leader's TRUNC went below that snapshot",
+    ),
 ];
 
 #[test]

@@ -61,7 +61,12 @@ pub(crate) fn config(me: u64, voters: &[u64], observers: &[u64]) -> PeerConfig {
 pub(crate) fn recovered(accepted: u64, current: u64, log: &[(u32, u32)]) -> Recovered {
     let recent_proposals: Vec<Proposal> = log.iter().map(|&(e, c)| proposal(e, c)).collect();
     let last_logged_zxid = recent_proposals.last().map_or(Zxid::ZERO, |p| p.zxid);
-    Recovered { epochs: Epochs { accepted, current }, last_logged_zxid, recent_proposals }
+    Recovered {
+        epochs: Epochs { accepted, current },
+        last_logged_zxid,
+        recent_proposals,
+        snapshot_zxid: Zxid::ZERO,
+    }
 }
 
 pub(crate) fn starts_looking(actions: &[Action]) -> bool {

@@ -457,3 +457,44 @@ fn the_leader_takes_the_new_epoch_and_establishes_only_once_its_own_log_is_durab
         ]
     );
 }
+
+#[test]
+fn a_trunc_below_an_installed_snapshot_resets_the_learner() {
+    // The learner installed a snapshot at 2:1 from a leader that then died
+    // before it was established; the new leader's history ends at 0.
+    let mut learner = Peer::new(
+        config(2, &[1, 2, 3], &[]),
+        Recovered {
+            epochs: Epochs { accepted: 2, current: 1 },
+            last_logged_zxid: zxid(2, 1),
+            recent_proposals: Vec::new(),
+            snapshot_zxid: zxid(2, 1),
+        },
+    );
+    learner.start_as(PeerState::Following, id(3));
+    learner.handle_message(id(3), PeerMessage::LeaderInfo { new_epoch: 3 });
+    let actions = learner.handle_message(id(3), PeerMessage::Trunc { zxid: Zxid::ZERO });
+    assert_eq!(actions, vec![Action::Reset], "no Truncate into the snapshot");
+    assert_eq!(learner.last_logged(), Zxid::ZERO);
+}
+
+#[test]
+fn a_trunc_above_zero_below_the_snapshot_resets_and_registers_again() {
+    let mut learner = Peer::new(
+        config(2, &[1, 2, 3], &[]),
+        Recovered {
+            epochs: Epochs { accepted: 2, current: 1 },
+            last_logged_zxid: zxid(2, 1),
+            recent_proposals: Vec::new(),
+            snapshot_zxid: zxid(2, 1),
+        },
+    );
+    learner.start_as(PeerState::Following, id(3));
+    learner.handle_message(id(3), PeerMessage::LeaderInfo { new_epoch: 3 });
+    let actions = learner.handle_message(id(3), PeerMessage::Trunc { zxid: zxid(1, 4) });
+    assert_eq!(actions.first(), Some(&Action::Reset));
+    assert!(
+        actions.contains(&Action::RoleChanged(Role::Looking)),
+        "it lacks the txns up to 1:4 and must register again: {actions:?}"
+    );
+}

@@ -133,6 +133,7 @@ impl Cluster {
             epochs: server.epochs,
             last_logged_zxid: server.log.last().map_or(Zxid::ZERO, |p| p.zxid),
             recent_proposals,
+            snapshot_zxid: Zxid::ZERO,
         };
         let mut peer = Peer::new(server.config.clone(), recovered);
         let actions = peer.start();
@@ -375,6 +376,11 @@ impl Cluster {
                     server.durable = server.log.len();
                     server.applied = server.log.len();
                     server.snapshots_installed += 1;
+                }
+                Action::Reset => {
+                    server.log.clear();
+                    server.durable = 0;
+                    server.applied = 0;
                 }
                 Action::SendSnapshot { to } => {
                     let state = &server.log[..server.applied];

@@ -571,6 +571,7 @@ impl Processor {
                 Action::InstallSnapshot { zxid, snapshot } => {
                     self.rebuild(Rebuild::Snapshot(zxid, snapshot))?
                 }
+                Action::Reset => self.rebuild(Rebuild::Reset)?,
                 Action::SendSnapshot { to } => {
                     let zxid = self.tree.last_zxid();
                     let snapshot = Bytes::from(self.tree.serialize_snapshot());
@@ -834,6 +835,7 @@ impl Processor {
         let (tree, replayed) = rebuilt.expect("rebuild ran");
         self.replica().sync_since_looking = match change {
             Rebuild::Snapshot(..) => SyncKind::Snap,
+            Rebuild::Reset => SyncKind::Trunc,
             Rebuild::Truncate(_) if self.replica().sync_since_looking == SyncKind::Snap => {
                 SyncKind::Snap
             }
@@ -856,6 +858,8 @@ enum Rebuild {
     Truncate(Zxid),
     /// Replace everything by this snapshot.
     Snapshot(Zxid, Bytes),
+    /// Drop every snapshot and the whole log: the empty state.
+    Reset,
 }
 
 impl Rebuild {
@@ -865,9 +869,10 @@ impl Rebuild {
         options: storage::LogOptions,
     ) -> Result<(), storage::StorageError> {
         use storage::{SnapshotStore, TxnLog};
-        let mut log = storage::FileTxnLog::open(&data_dir.join(recovery::LOG_DIRECTORY), options)?;
+        let open_log =
+            || storage::FileTxnLog::open(&data_dir.join(recovery::LOG_DIRECTORY), options);
         match self {
-            Rebuild::Truncate(zxid) => log.truncate_after(zxid.0),
+            Rebuild::Truncate(zxid) => open_log()?.truncate_after(zxid.0),
             Rebuild::Snapshot(zxid, snapshot) => {
                 // The snapshot first: a crash between the two leaves it and
                 // the old log, which the next sync corrects; the other order
@@ -875,8 +880,21 @@ impl Rebuild {
                 let mut snapshots =
                     storage::RedbSnapshotStore::open(&data_dir.join(recovery::SNAPSHOT_FILE))?;
                 snapshots.save(zxid.0, snapshot)?;
+                let mut log = open_log()?;
                 log.truncate_after(zxid.0)?;
                 log.purge_before(zxid.0)
+            }
+            Rebuild::Reset => {
+                // Storage is closed while the durability thread is stopped;
+                // recovery recreates both, empty.
+                let remove = |result: std::io::Result<()>| match result {
+                    Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                        Err(storage::StorageError::from(error))
+                    }
+                    _ => Ok(()),
+                };
+                remove(std::fs::remove_file(data_dir.join(recovery::SNAPSHOT_FILE)))?;
+                remove(std::fs::remove_dir_all(data_dir.join(recovery::LOG_DIRECTORY)))
             }
         }
     }
