@@ -104,7 +104,7 @@ pub(crate) struct Replica {
     epochs: EpochsFile,
     /// Leader: changes proposed but not yet applied, seen by prepare.
     pub(super) outstanding: PendingChanges,
-    /// Leader: the last zxid proposed; barriers for syncs and refusals.
+    /// Leader: the last zxid proposed, the barrier of a refusal.
     last_proposed: Zxid,
     /// Proposals appended to the log and not yet applied, oldest first: what
     /// a fast-forward applies when the member leaves its role.
@@ -114,9 +114,10 @@ pub(crate) struct Replica {
     /// Forwarded request id → the local client, until the leader answers.
     forwarded: HashMap<u64, Waiter>,
     next_request: u64,
-    /// Answers to give once the tree reaches a zxid, in arrival order
-    /// (barriers never decrease: the leader's last proposal only grows).
-    barriers: VecDeque<(Zxid, Waiter, Option<Refusal>)>,
+    /// Refused writes to answer once the tree reaches everything the leader
+    /// had proposed when it refused them, in arrival order (barriers never
+    /// decrease: the leader's last proposal only grows).
+    barriers: VecDeque<(Zxid, Waiter, Refusal)>,
     /// Follower: sessions with traffic since the last touch sent to the leader.
     touched: HashSet<SessionId>,
     /// Per connection: writes in flight, and requests waiting behind them.
@@ -287,7 +288,7 @@ impl Processor {
                 Ok(zxid) => {
                     self.replica().waiting.insert(zxid, waiter);
                 }
-                Err(refusal) => self.wait_for_barrier(waiter, Some(refusal)),
+                Err(refusal) => self.wait_for_barrier(waiter, refusal),
             }
         } else {
             let mut writer = proto::Writer::new();
@@ -315,7 +316,7 @@ impl Processor {
                 Ok(zxid) => {
                     self.replica().waiting.insert(zxid, waiter);
                 }
-                Err(refusal) => self.wait_for_barrier(waiter, Some(refusal)),
+                Err(refusal) => self.wait_for_barrier(waiter, refusal),
             }
         } else {
             self.forward(context, ForwardedOp::Sync, waiter);
@@ -371,7 +372,7 @@ impl Processor {
                 Ok(zxid) => {
                     self.replica().waiting.insert(zxid, waiter);
                 }
-                Err(refusal) => self.wait_for_barrier(waiter, Some(refusal)),
+                Err(refusal) => self.wait_for_barrier(waiter, refusal),
             }
         } else {
             self.forward(context, op, waiter);
@@ -398,7 +399,7 @@ impl Processor {
         replica.link.send(leader, frame);
     }
 
-    fn wait_for_barrier(&mut self, waiter: Waiter, refusal: Option<Refusal>) {
+    fn wait_for_barrier(&mut self, waiter: Waiter, refusal: Refusal) {
         let barrier = self.replica().last_proposed;
         self.replica().barriers.push_back((barrier, waiter, refusal));
         self.release_barriers();
@@ -411,10 +412,14 @@ impl Processor {
     /// committed before the sync reached the leader, and the commit proves
     /// this leader still led at that moment.
     fn propose_sync_marker(&mut self) -> Result<Zxid, Refusal> {
-        let Some(zxid) = self.replica().peer.next_zxid() else {
-            return Err(Refusal::Error(ErrorCode::ConnectionLoss.code()));
-        };
+        let zxid = self.next_proposal_zxid()?;
         self.propose_body(zxid, SessionId(0), TxnBody::Multi(Vec::new()))
+    }
+
+    /// The zxid the next proposal gets; a member that is not the serving
+    /// leader refuses with ConnectionLoss, as ZooKeeper's clients expect.
+    fn next_proposal_zxid(&mut self) -> Result<Zxid, Refusal> {
+        self.replica().peer.next_zxid().ok_or(Refusal::Error(ErrorCode::ConnectionLoss.code()))
     }
 
     fn propose_planned(
@@ -422,17 +427,13 @@ impl Processor {
         plan: &PlannedWrite,
         context: &RequestContext,
     ) -> Result<Zxid, Refusal> {
-        let Some(zxid) = self.replica().peer.next_zxid() else {
-            return Err(Refusal::Error(ErrorCode::ConnectionLoss.code()));
-        };
+        let zxid = self.next_proposal_zxid()?;
         let body = self.prepare_write(plan, context, Some(zxid))?;
         self.propose_body(zxid, context.session, body)
     }
 
     fn propose_op(&mut self, op: &WriteOp, context: &RequestContext) -> Result<Zxid, Refusal> {
-        let Some(zxid) = self.replica().peer.next_zxid() else {
-            return Err(Refusal::Error(ErrorCode::ConnectionLoss.code()));
-        };
+        let zxid = self.next_proposal_zxid()?;
         let replica = self.replica.as_mut().expect("ensemble mode");
         let body = self
             .tree
@@ -501,7 +502,7 @@ impl Processor {
             }
             PeerFrame::Refused { request, refusal, barrier } => {
                 if let Some(waiter) = self.replica().forwarded.remove(&request) {
-                    self.replica().barriers.push_back((barrier, waiter, Some(refusal)));
+                    self.replica().barriers.push_back((barrier, waiter, refusal));
                     self.release_barriers();
                 }
             }
@@ -659,10 +660,7 @@ impl Processor {
         let applied = self.tree.last_zxid();
         while self.replica().barriers.front().is_some_and(|(barrier, _, _)| *barrier <= applied) {
             let (_, waiter, refusal) = self.replica().barriers.pop_front().expect("front exists");
-            match refusal {
-                Some(refusal) => self.resolve(waiter, Err(refusal)),
-                None => self.resolve(waiter, Ok(Ok(datatree::TxnResult::Checked))),
-            }
+            self.resolve(waiter, Err(refusal));
         }
     }
 

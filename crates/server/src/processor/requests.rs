@@ -35,24 +35,24 @@ impl Processor {
             self.reply_error(connection, xid, ErrorCode::SessionExpired, Some(permit));
             return;
         };
-        let now_ms = self.monotonic_ms() as i64;
-        if self.replica.is_none() && !self.sessions.touch(session, now_ms) {
-            self.reply_error(connection, xid, ErrorCode::SessionExpired, Some(permit));
-            self.close_connection(connection, "session expired");
-            return;
-        }
-        if self.replica.is_some() {
-            self.note_touch(session);
-            let request = super::replication::Blocked { xid, request, permit };
-            if let Some(runnable) = self.hold_back(connection, request) {
-                self.dispatch(connection, runnable.xid, runnable.request, runnable.permit);
+        if self.replica.is_none() {
+            let now_ms = self.monotonic_ms() as i64;
+            if !self.sessions.touch(session, now_ms) {
+                self.reply_error(connection, xid, ErrorCode::SessionExpired, Some(permit));
+                self.close_connection(connection, "session expired");
+                return;
             }
-        } else {
-            self.dispatch(connection, xid, request, permit);
+            return self.dispatch(connection, xid, request, permit);
+        }
+        self.note_touch(session);
+        let request = super::replication::Blocked { xid, request, permit };
+        if let Some(runnable) = self.hold_back(connection, request) {
+            self.dispatch(connection, runnable.xid, runnable.request, runnable.permit);
         }
     }
 
-    /// Runs one request of a connection whose session is valid.
+    /// Runs one request now. Its session is looked up again: a request held
+    /// back behind writes may run after its session was closed.
     pub(super) fn dispatch(
         &mut self,
         connection: ConnectionId,
