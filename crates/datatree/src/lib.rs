@@ -13,6 +13,7 @@
 //! - `snapshot`: the state as one blob and back.
 
 pub mod acl;
+mod acl_cache;
 mod node;
 pub mod path;
 pub mod pending;

@@ -4,8 +4,6 @@
 //! Layout: magic, format version, last zxid, sessions, then nodes sorted by
 //! path. Children lists are not stored: they are rebuilt from the paths.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use proto::{DecodeError, Reader, SessionId, Writer, Zxid};
 
@@ -34,10 +32,10 @@ impl DataTree {
             writer.write_i32(info.timeout_ms);
             writer.write_buffer(&info.password);
         });
-        let mut paths: Vec<&String> = self.nodes.keys().collect();
+        let mut paths: Vec<&str> = self.nodes.keys().map(|path| &**path).collect();
         paths.sort();
         writer.write_vec(&paths, |writer, path| {
-            let node = &self.nodes[path.as_str()];
+            let node = &self.nodes[*path];
             writer.write_string(path);
             writer.write_buffer(&node.data);
             writer.write_records(&node.acl);
@@ -83,10 +81,11 @@ impl DataTree {
         })?;
         tree.sessions.extend(sessions);
         let mut child_counts = Vec::new();
+        let acl_cache = &mut tree.acl_cache;
         let nodes = reader.read_vec(NODE_MIN_BYTES, |reader| {
             let path = reader.read_string()?;
             let data = Bytes::from(reader.read_buffer()?);
-            let acl = Arc::new(reader.read_records()?);
+            let acl = acl_cache.intern(&reader.read_records::<proto::Acl>()?);
             let mut longs = [0i64; 6];
             for value in &mut longs {
                 *value = reader.read_i64()?;
@@ -106,7 +105,7 @@ impl DataTree {
         })?;
         reader.finish()?;
         for (path, node, children) in nodes {
-            if path::validate(&path).is_err() || tree.nodes.contains_key(&path) {
+            if path::validate(&path).is_err() || tree.nodes.contains_key(path.as_str()) {
                 return Err(DecodeError::InvalidValue {
                     field: "snapshot node path",
                     value: path.len() as i64,
@@ -119,7 +118,7 @@ impl DataTree {
             return Err(DecodeError::InvalidValue { field: "snapshot root", value: 0 });
         }
         let paths: Vec<String> =
-            tree.nodes.keys().filter(|path| path.as_str() != "/").cloned().collect();
+            tree.nodes.keys().filter(|path| &***path != "/").map(|path| path.to_string()).collect();
         for path in paths {
             let parent =
                 tree.nodes.get_mut(path::parent(&path)).ok_or(DecodeError::InvalidValue {
@@ -129,7 +128,7 @@ impl DataTree {
             parent.children.insert(path::name(&path).to_string());
         }
         for (path, expected) in child_counts {
-            if tree.nodes[&path].children.len() != expected as usize {
+            if tree.nodes[path.as_str()].children.len() != expected as usize {
                 return Err(DecodeError::InvalidValue {
                     field: "snapshot child count",
                     value: expected as i64,

@@ -5,10 +5,10 @@
 //! Validation happens earlier, in [`crate::prepare`]; `apply` trusts its txn.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
 
 use proto::{Acl, ErrorCode, EventType, SessionId, Stat, Zxid};
 
+use crate::acl_cache::AclCache;
 use crate::node::{Node, NodeKind};
 use crate::path;
 use crate::txn::{Txn, TxnBody};
@@ -50,7 +50,9 @@ pub struct ApplyOutcome {
 
 #[derive(Debug)]
 pub struct DataTree {
-    pub(crate) nodes: HashMap<String, Node>,
+    /// Boxed keys and nodes: a table slot is two pointers, so the table's
+    /// spare capacity costs 24 bytes a slot rather than a whole node.
+    pub(crate) nodes: HashMap<Box<str>, Box<Node>>,
     pub(crate) ephemerals: HashMap<SessionId, BTreeSet<String>>,
     pub(crate) sessions: HashMap<SessionId, SessionInfo>,
     /// Containers and TTL nodes: candidates for `expired_nodes`.
@@ -59,6 +61,7 @@ pub struct DataTree {
     pub(crate) last_zxid: Zxid,
     /// Sum of path and data lengths (ZooKeeper's `approximateDataSize`).
     pub(crate) data_size: u64,
+    pub(crate) acl_cache: AclCache,
 }
 
 impl Default for DataTree {
@@ -78,8 +81,9 @@ impl DataTree {
             watches: WatchRegistry::default(),
             last_zxid: Zxid::ZERO,
             data_size: 0,
+            acl_cache: AclCache::default(),
         };
-        let open = Arc::new(Acl::open_unsafe());
+        let open = tree.acl_cache.intern(&Acl::open_unsafe());
         tree.insert_node("/".to_string(), Node::new(Default::default(), open.clone(), 0, 0, 0));
         for system in [ZOOKEEPER_PATH, QUOTA_PATH, CONFIG_PATH] {
             tree.insert_node(
@@ -133,7 +137,7 @@ impl DataTree {
     }
 
     pub fn stat(&self, path: &str) -> Option<Stat> {
-        self.nodes.get(path).map(Node::stat)
+        self.nodes.get(path).map(|node| node.stat())
     }
 
     /// Containers whose last child has gone and TTL nodes without children
@@ -194,7 +198,7 @@ impl DataTree {
                 parent.pzxid = zxid;
                 let node = Node::new(
                     data.clone(),
-                    Arc::new(acl.clone()),
+                    self.acl_cache.intern(acl),
                     zxid,
                     txn.time_ms,
                     *ephemeral_owner,
@@ -210,7 +214,7 @@ impl DataTree {
                 Ok(TxnResult::Deleted)
             }
             TxnBody::SetData { path, data, version } => {
-                let node = self.nodes.get_mut(path).ok_or(ErrorCode::NoNode)?;
+                let node = self.nodes.get_mut(path.as_str()).ok_or(ErrorCode::NoNode)?;
                 self.data_size = self.data_size + data.len() as u64 - node.data.len() as u64;
                 node.data = data.clone();
                 node.version = *version;
@@ -221,13 +225,13 @@ impl DataTree {
                 Ok(TxnResult::DataSet { stat })
             }
             TxnBody::SetAcl { path, acl, version } => {
-                let node = self.nodes.get_mut(path).ok_or(ErrorCode::NoNode)?;
-                node.acl = Arc::new(acl.clone());
+                let node = self.nodes.get_mut(path.as_str()).ok_or(ErrorCode::NoNode)?;
+                node.acl = self.acl_cache.intern(acl);
                 node.aversion = *version;
                 Ok(TxnResult::AclSet { stat: node.stat() })
             }
             TxnBody::Check { path } => {
-                self.nodes.get(path).ok_or(ErrorCode::NoNode)?;
+                self.nodes.get(path.as_str()).ok_or(ErrorCode::NoNode)?;
                 Ok(TxnResult::Checked)
             }
             TxnBody::Multi(bodies) => {
@@ -251,7 +255,7 @@ impl DataTree {
             }
             NodeKind::Persistent => {}
         }
-        self.nodes.insert(path, node);
+        self.nodes.insert(path.into_boxed_str(), Box::new(node));
     }
 
     fn delete_node(
@@ -296,7 +300,7 @@ impl DataTree {
     pub fn digest(&self) -> u64 {
         use sha1::{Digest, Sha1};
         let mut hasher = Sha1::new();
-        let mut paths: Vec<&String> = self.nodes.keys().collect();
+        let mut paths: Vec<&str> = self.nodes.keys().map(|path| &**path).collect();
         paths.sort();
         for path in paths {
             let node = &self.nodes[path];
