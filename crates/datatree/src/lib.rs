@@ -21,6 +21,7 @@ mod prepare;
 mod reads;
 pub mod sessions;
 mod snapshot;
+pub use snapshot::SnapshotView;
 mod tree;
 pub mod txn;
 pub mod watches;

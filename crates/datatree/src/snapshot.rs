@@ -4,6 +4,8 @@
 //! Layout: magic, format version, last zxid, sessions, then nodes sorted by
 //! path. Children lists are not stored: they are rebuilt from the paths.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use proto::{DecodeError, Reader, SessionId, Writer, Zxid};
 
@@ -19,23 +21,36 @@ const NODE_MIN_BYTES: usize = 4 + 4 + 4 + 6 * 8 + 4 * 4;
 /// One session: id, timeout, 16-byte password with its length.
 const SESSION_MIN_BYTES: usize = 8 + 4 + 4 + 16;
 
-impl DataTree {
-    pub fn serialize_snapshot(&self) -> Vec<u8> {
+/// The tree's replicated state frozen at one zxid, cheap to take: nodes are
+/// shared with the live tree (a node changed afterwards is copied on write),
+/// so a server takes the view on its request path and encodes it elsewhere.
+pub struct SnapshotView {
+    last_zxid: Zxid,
+    sessions: Vec<(SessionId, SessionInfo)>,
+    nodes: Vec<(Box<str>, Arc<Node>)>,
+    data_size: u64,
+}
+
+impl SnapshotView {
+    /// The zxid the view is as of.
+    pub fn zxid(&self) -> Zxid {
+        self.last_zxid
+    }
+
+    /// The snapshot's bytes: the same for equal trees, whatever their history.
+    pub fn encode(mut self) -> Vec<u8> {
         let mut writer = Writer::with_capacity(self.data_size as usize + self.nodes.len() * 96);
         writer.write_i64(MAGIC);
         writer.write_i32(FORMAT_VERSION);
         writer.write_i64(self.last_zxid.0);
-        let mut sessions: Vec<_> = self.sessions.iter().collect();
-        sessions.sort_by_key(|(id, _)| **id);
-        writer.write_vec(&sessions, |writer, (id, info)| {
+        self.sessions.sort_by_key(|(id, _)| *id);
+        writer.write_vec(&self.sessions, |writer, (id, info)| {
             writer.write_i64(id.0);
             writer.write_i32(info.timeout_ms);
             writer.write_buffer(&info.password);
         });
-        let mut paths: Vec<&str> = self.nodes.keys().map(|path| &**path).collect();
-        paths.sort();
-        writer.write_vec(&paths, |writer, path| {
-            let node = &self.nodes[*path];
+        self.nodes.sort_unstable_by(|(left, _), (right, _)| left.cmp(right));
+        writer.write_vec(&self.nodes, |writer, (path, node)| {
             writer.write_string(path);
             writer.write_buffer(&node.data);
             writer.write_records(&node.acl);
@@ -50,6 +65,22 @@ impl DataTree {
             writer.write_i32(node.children.len() as i32);
         });
         writer.into_bytes()
+    }
+}
+
+impl DataTree {
+    /// Freezes the replicated state: one pointer copy per node, no encoding.
+    pub fn snapshot_view(&self) -> SnapshotView {
+        SnapshotView {
+            last_zxid: self.last_zxid,
+            sessions: self.sessions.iter().map(|(id, info)| (*id, info.clone())).collect(),
+            nodes: self.nodes.iter().map(|(path, node)| (path.clone(), node.clone())).collect(),
+            data_size: self.data_size,
+        }
+    }
+
+    pub fn serialize_snapshot(&self) -> Vec<u8> {
+        self.snapshot_view().encode()
     }
 
     /// Rebuilds a tree from `serialize_snapshot`'s bytes. Refuses anything
@@ -120,11 +151,12 @@ impl DataTree {
         let paths: Vec<String> =
             tree.nodes.keys().filter(|path| &***path != "/").map(|path| path.to_string()).collect();
         for path in paths {
-            let parent =
-                tree.nodes.get_mut(path::parent(&path)).ok_or(DecodeError::InvalidValue {
+            let parent = tree.nodes.get_mut(path::parent(&path)).map(Arc::make_mut).ok_or(
+                DecodeError::InvalidValue {
                     field: "snapshot node without parent",
                     value: path.len() as i64,
-                })?;
+                },
+            )?;
             parent.children.insert(path::name(&path).to_string());
         }
         for (path, expected) in child_counts {

@@ -5,6 +5,7 @@
 //! Validation happens earlier, in [`crate::prepare`]; `apply` trusts its txn.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use proto::{Acl, ErrorCode, EventType, SessionId, Stat, Zxid};
 
@@ -50,9 +51,11 @@ pub struct ApplyOutcome {
 
 #[derive(Debug)]
 pub struct DataTree {
-    /// Boxed keys and nodes: a table slot is two pointers, so the table's
-    /// spare capacity costs 24 bytes a slot rather than a whole node.
-    pub(crate) nodes: HashMap<Box<str>, Box<Node>>,
+    /// Boxed keys and shared nodes: a table slot is two pointers, so the
+    /// table's spare capacity costs 24 bytes a slot rather than a whole node,
+    /// and a snapshot view shares nodes instead of copying them (changes go
+    /// through `Arc::make_mut`, which copies a node only while a view holds it).
+    pub(crate) nodes: HashMap<Box<str>, Arc<Node>>,
     pub(crate) ephemerals: HashMap<SessionId, BTreeSet<String>>,
     pub(crate) sessions: HashMap<SessionId, SessionInfo>,
     /// Containers and TTL nodes: candidates for `expired_nodes`.
@@ -90,7 +93,11 @@ impl DataTree {
                 system.to_string(),
                 Node::new(Default::default(), open.clone(), 0, 0, 0),
             );
-            let parent = tree.nodes.get_mut(path::parent(system)).expect("system parents exist");
+            let parent = tree
+                .nodes
+                .get_mut(path::parent(system))
+                .map(Arc::make_mut)
+                .expect("system parents exist");
             parent.children.insert(path::name(system).to_string());
         }
         // ZooKeeper builds these nodes outside any txn: their parents' stats stay zero.
@@ -190,7 +197,8 @@ impl DataTree {
             }
             TxnBody::Create { path, data, acl, ephemeral_owner } => {
                 let parent_path = path::parent(path);
-                let parent = self.nodes.get_mut(parent_path).ok_or(ErrorCode::NoNode)?;
+                let parent =
+                    self.nodes.get_mut(parent_path).map(Arc::make_mut).ok_or(ErrorCode::NoNode)?;
                 if !parent.children.insert(path::name(path).to_string()) {
                     return Err(ErrorCode::NodeExists);
                 }
@@ -214,7 +222,11 @@ impl DataTree {
                 Ok(TxnResult::Deleted)
             }
             TxnBody::SetData { path, data, version } => {
-                let node = self.nodes.get_mut(path.as_str()).ok_or(ErrorCode::NoNode)?;
+                let node = self
+                    .nodes
+                    .get_mut(path.as_str())
+                    .map(Arc::make_mut)
+                    .ok_or(ErrorCode::NoNode)?;
                 self.data_size = self.data_size + data.len() as u64 - node.data.len() as u64;
                 node.data = data.clone();
                 node.version = *version;
@@ -225,7 +237,11 @@ impl DataTree {
                 Ok(TxnResult::DataSet { stat })
             }
             TxnBody::SetAcl { path, acl, version } => {
-                let node = self.nodes.get_mut(path.as_str()).ok_or(ErrorCode::NoNode)?;
+                let node = self
+                    .nodes
+                    .get_mut(path.as_str())
+                    .map(Arc::make_mut)
+                    .ok_or(ErrorCode::NoNode)?;
                 node.acl = self.acl_cache.intern(acl);
                 node.aversion = *version;
                 Ok(TxnResult::AclSet { stat: node.stat() })
@@ -255,7 +271,7 @@ impl DataTree {
             }
             NodeKind::Persistent => {}
         }
-        self.nodes.insert(path.into_boxed_str(), Box::new(node));
+        self.nodes.insert(path.into_boxed_str(), Arc::new(node));
     }
 
     fn delete_node(
@@ -285,7 +301,7 @@ impl DataTree {
             NodeKind::Persistent => {}
         }
         let parent_path = path::parent(path);
-        if let Some(parent) = self.nodes.get_mut(parent_path) {
+        if let Some(parent) = self.nodes.get_mut(parent_path).map(Arc::make_mut) {
             parent.children.remove(path::name(path));
             // Deletes move pzxid but not the stored cversion (see `Node::cversion`).
             parent.pzxid = zxid;

@@ -294,8 +294,8 @@ impl Processor {
         self.txns_since_snapshot += 1;
         if self.txns_since_snapshot >= self.config.snapshot_every_txns {
             self.flush_log();
-            let bytes = self.tree.serialize_snapshot();
-            self.durability.submit(DurabilityJob::Snapshot { zxid, bytes });
+            let view = self.tree.snapshot_view();
+            self.durability.submit(DurabilityJob::Snapshot { zxid, view });
             self.txns_since_snapshot = 0;
         }
         (zxid, outcome)

@@ -637,8 +637,8 @@ impl Processor {
         self.txns_since_snapshot += 1;
         if self.txns_since_snapshot >= self.config.snapshot_every_txns {
             self.flush_log();
-            let bytes = self.tree.serialize_snapshot();
-            self.durability.submit(DurabilityJob::Snapshot { zxid: applied, bytes });
+            let view = self.tree.snapshot_view();
+            self.durability.submit(DurabilityJob::Snapshot { zxid: applied, view });
             self.txns_since_snapshot = 0;
         }
         Ok(())
