@@ -1,0 +1,101 @@
+//! `herald bench`: a load generator for ZooKeeper-protocol servers (Herald or Apache
+//! ZooKeeper, through the same `zookeeper-client`), Herald's REST gateway and etcd's
+//! lock API, so each is measured with the same closed-loop client.
+//!
+//! - `args`: flags, workloads and their bounds.
+//! - `control`: when a run stops (`--ops` or `--duration-secs`), error and gap counting.
+//! - `driver`: the per-worker loop (claim, time, record) and histogram merging.
+//! - `zk`: ZooKeeper request workloads, multi and ephemeral churn.
+//! - `fanout`: rounds of one writer and many watchers, measured per notification.
+//! - `zk_fanout`: watch fan-out (one writer, many watching sessions).
+//! - `progress`: the stderr progress bar.
+//! - `report`: the summary, as text or JSON.
+
+mod args;
+mod control;
+mod driver;
+mod fanout;
+mod progress;
+mod report;
+mod zk;
+mod zk_fanout;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use hdrhistogram::Histogram;
+
+pub use args::BenchArgs;
+use args::{Family, Workload};
+use control::RunControl;
+use progress::Progress;
+use report::{Shape, Summary};
+
+/// A workload that is set up and connected: given the run control, it runs until the
+/// control says stop and reports what it measured.
+pub(crate) type Run =
+    Box<dyn FnOnce(Arc<RunControl>) -> BoxFuture<'static, anyhow::Result<Finished>> + Send>;
+
+/// What a run measured, and when its last worker ended (before any cleanup).
+pub(crate) struct Finished {
+    histogram: Histogram<u64>,
+    ended: Instant,
+}
+
+impl Finished {
+    pub(crate) fn now(histogram: Histogram<u64>) -> Finished {
+        Finished { histogram, ended: Instant::now() }
+    }
+}
+
+async fn prepare(args: &BenchArgs) -> anyhow::Result<Run> {
+    match args.workload.family() {
+        Family::ZooKeeper if args.workload == Workload::WatchFanout => {
+            zk_fanout::prepare(args).await
+        }
+        Family::ZooKeeper => zk::prepare(args).await,
+        Family::Rest | Family::Etcd => {
+            anyhow::bail!("workload {} is not available in this build", args.workload.name())
+        }
+    }
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    args.validate()?;
+    let run = prepare(&args).await?;
+    let time_limit = args.time_limit_secs().map(Duration::from_secs);
+    let control = Arc::new(RunControl::new(time_limit, args.ops));
+    let progress = Progress::start(control.clone(), args.quiet, args.json);
+    // Ctrl-c ends the run early and still prints what was measured.
+    let interrupt = tokio::spawn({
+        let control = control.clone();
+        async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                control.stop();
+            }
+        }
+    });
+    let finished = run(control.clone()).await;
+    interrupt.abort();
+    if let Some(progress) = progress {
+        progress.finish();
+    }
+    let finished = finished?;
+    let shape = Shape {
+        workload: args.workload.name(),
+        connections: args.connections,
+        window: args.window,
+        value_bytes: args.value_bytes,
+    };
+    let summary = Summary::new(shape, &finished.histogram, &control, finished.ended);
+    if let Some(error) = control.first_error() {
+        eprintln!("herald bench: {} errors; the first: {error}", control.errors());
+    }
+    if args.json {
+        println!("{}", summary.json());
+    } else {
+        println!("{}", summary.text());
+    }
+    Ok(())
+}

@@ -1,0 +1,155 @@
+//! `herald bench` end to end: each workload runs against a `herald dev` child process
+//! (ZooKeeper protocol and REST gateway on ephemeral ports) and prints one JSON summary.
+//! Speeds are never asserted, only that the run did work, without errors, and that its
+//! numbers are consistent.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+/// Kills the child when the test ends, pass or fail.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A `herald dev` node with its data in a temporary directory.
+struct Dev {
+    _process: Running,
+    _data_dir: tempfile::TempDir,
+    zookeeper: String,
+}
+
+fn start_dev() -> Dev {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["dev", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--no-admin"])
+        .arg("--data-dir")
+        .arg(data_dir.path())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawning herald dev");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let process = Running(child);
+    let mut lines = BufReader::new(stdout).lines();
+    let mut value_after = |prefix: &str| loop {
+        let line = lines.next().expect("herald dev printed its addresses").expect("stdout");
+        if let Some(rest) = line.strip_prefix(prefix) {
+            break rest.split_whitespace().next().unwrap_or_default().to_owned();
+        }
+    };
+    let zookeeper = value_after("herald dev: ZooKeeper protocol on ");
+    std::thread::spawn(move || for _ in lines {});
+    Dev { _process: process, _data_dir: data_dir, zookeeper }
+}
+
+/// Runs `herald bench ARGS --json` (ARGS split at spaces) and returns its parsed summary.
+fn bench(args: &str) -> Value {
+    let args: Vec<&str> = args.split_whitespace().collect();
+    let output = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .arg("bench")
+        .args(&args)
+        .arg("--json")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("running herald bench");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "herald bench {args:?} failed: {stderr}");
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|error| {
+        panic!("bench printed no JSON summary ({error}): {stdout} / {stderr}")
+    })
+}
+
+fn number(summary: &Value, key: &str) -> f64 {
+    summary[key].as_f64().unwrap_or_else(|| panic!("{key} missing from {summary}"))
+}
+
+/// The checks every run must pass; returns the operations count.
+fn assert_sound(summary: &Value, workload: &str) -> u64 {
+    assert_eq!(summary["workload"], workload, "{summary}");
+    let operations = summary["operations"].as_u64().expect("operations");
+    assert!(operations > 0, "{summary}");
+    assert_eq!(summary["errors"], 0, "{summary}");
+    let (p50, p99, max) =
+        (number(summary, "p50_ms"), number(summary, "p99_ms"), number(summary, "max_ms"));
+    assert!(0.0 < p50 && p50 <= p99 && p99 <= max, "{summary}");
+    let gap = number(summary, "max_gap_ms");
+    assert!(gap > 0.0 && gap <= number(summary, "duration_secs") * 1_000.0, "{summary}");
+    operations
+}
+
+fn zookeeper_run(workload: &str, extra: &str) -> Value {
+    let dev = start_dev();
+    bench(&format!("--servers {} --workload {workload} {extra}", dev.zookeeper))
+}
+
+#[test]
+fn create_with_an_ops_budget_stops_at_exactly_that_many() {
+    let summary = zookeeper_run("create", "--connections 4 --window 2 --ops 200");
+    assert_eq!(assert_sound(&summary, "create"), 200);
+    assert_eq!(summary["connections"], 4);
+    assert_eq!(summary["window"], 2);
+}
+
+#[test]
+fn create_runs_for_the_duration_given() {
+    let summary = zookeeper_run("create", "--connections 2 --duration-secs 1");
+    assert_sound(&summary, "create");
+    let seconds = number(&summary, "duration_secs");
+    assert!((1.0..30.0).contains(&seconds), "{summary}");
+}
+
+#[test]
+fn keyed_workloads_read_and_write_existing_nodes() {
+    let dev = start_dev();
+    for workload in ["set-data", "get-data", "exists", "mixed"] {
+        let summary = bench(&format!(
+            "--servers {} --workload {workload} --keys 20 --connections 2 --window 4 --ops 200",
+            dev.zookeeper
+        ));
+        assert_eq!(assert_sound(&summary, workload), 200);
+    }
+}
+
+#[test]
+fn multi_counts_one_operation_per_multi_of_either_kind() {
+    let dev = start_dev();
+    for kind in ["create", "set-data"] {
+        let summary = bench(&format!(
+            "--servers {} --workload multi --multi-ops 5 --multi-kind {kind} --keys 10 --connections 2 --ops 100",
+            dev.zookeeper
+        ));
+        assert_eq!(assert_sound(&summary, "multi"), 100);
+    }
+}
+
+#[test]
+fn ephemeral_churn_opens_and_closes_a_session_per_operation() {
+    let summary = zookeeper_run("ephemeral-churn", "--connections 2 --ops 50");
+    assert_eq!(assert_sound(&summary, "ephemeral-churn"), 50);
+}
+
+#[test]
+fn watch_fanout_counts_one_operation_per_watcher_notified() {
+    let summary = zookeeper_run("watch-fanout", "--watchers 5 --ops 100");
+    assert_eq!(assert_sound(&summary, "watch-fanout"), 100);
+}
+
+#[test]
+fn bad_flags_are_refused_before_connecting() {
+    let output = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["bench", "--servers", "127.0.0.1:1", "--multi-ops", "0", "--json"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--multi-ops must be between 1 and"), "{stderr}");
+}
