@@ -23,6 +23,8 @@ struct Dev {
     _process: Running,
     _data_dir: tempfile::TempDir,
     zookeeper: String,
+    /// Base URL of the REST API.
+    rest: String,
 }
 
 fn start_dev() -> Dev {
@@ -46,8 +48,9 @@ fn start_dev() -> Dev {
         }
     };
     let zookeeper = value_after("herald dev: ZooKeeper protocol on ");
+    let rest = format!("http://{}", value_after("herald dev: REST API on http://"));
     std::thread::spawn(move || for _ in lines {});
-    Dev { _process: process, _data_dir: data_dir, zookeeper }
+    Dev { _process: process, _data_dir: data_dir, zookeeper, rest }
 }
 
 /// Runs `herald bench ARGS --json` (ARGS split at spaces) and returns its parsed summary.
@@ -141,6 +144,42 @@ fn ephemeral_churn_opens_and_closes_a_session_per_operation() {
 fn watch_fanout_counts_one_operation_per_watcher_notified() {
     let summary = zookeeper_run("watch-fanout", "--watchers 5 --ops 100");
     assert_eq!(assert_sound(&summary, "watch-fanout"), 100);
+    assert_eq!(summary["connections"], 5, "the watching sessions");
+}
+
+fn rest_run(workload: &str, extra: &str) -> Value {
+    let dev = start_dev();
+    bench(&format!("--gateway {} --workload {workload} {extra}", dev.rest))
+}
+
+#[test]
+fn rest_lock_contended_on_one_lock_and_uncontended() {
+    let dev = start_dev();
+    for locks in ["1", "3"] {
+        let summary = bench(&format!(
+            "--gateway {}/ --workload rest-lock --locks {locks} --connections 3 --ops 60",
+            dev.rest
+        ));
+        assert_eq!(assert_sound(&summary, "rest-lock"), 60);
+    }
+}
+
+#[test]
+fn rest_queue_enqueues_claims_and_acks() {
+    let summary = rest_run("rest-queue", "--connections 3 --ops 60");
+    assert_eq!(assert_sound(&summary, "rest-queue"), 60);
+}
+
+#[test]
+fn rest_config_sets_keys() {
+    let summary = rest_run("rest-config", "--connections 2 --window 2 --keys 5 --ops 100");
+    assert_eq!(assert_sound(&summary, "rest-config"), 100);
+}
+
+#[test]
+fn rest_config_stream_counts_one_operation_per_subscriber_event() {
+    let summary = rest_run("rest-config-stream", "--watchers 4 --ops 40");
+    assert_eq!(assert_sound(&summary, "rest-config-stream"), 40);
 }
 
 #[test]

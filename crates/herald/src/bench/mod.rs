@@ -8,6 +8,9 @@
 //! - `zk`: ZooKeeper request workloads, multi and ephemeral churn.
 //! - `fanout`: rounds of one writer and many watchers, measured per notification.
 //! - `zk_fanout`: watch fan-out (one writer, many watching sessions).
+//! - `http`: per-worker HTTP clients and checked JSON calls.
+//! - `rest`: REST gateway workloads (locks, queues, config writes).
+//! - `rest_stream`: config change-stream fan-out over Server-Sent Events.
 //! - `progress`: the stderr progress bar.
 //! - `report`: the summary, as text or JSON.
 
@@ -15,8 +18,11 @@ mod args;
 mod control;
 mod driver;
 mod fanout;
+mod http;
 mod progress;
 mod report;
+mod rest;
+mod rest_stream;
 mod zk;
 mod zk_fanout;
 
@@ -55,7 +61,11 @@ async fn prepare(args: &BenchArgs) -> anyhow::Result<Run> {
             zk_fanout::prepare(args).await
         }
         Family::ZooKeeper => zk::prepare(args).await,
-        Family::Rest | Family::Etcd => {
+        Family::Rest if args.workload == Workload::RestConfigStream => {
+            rest_stream::prepare(args).await
+        }
+        Family::Rest => rest::prepare(args).await,
+        Family::Etcd => {
             anyhow::bail!("workload {} is not available in this build", args.workload.name())
         }
     }
@@ -82,10 +92,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         progress.finish();
     }
     let finished = finished?;
+    // Fan-out workloads open `--watchers` watching sessions (and one writer) instead.
+    let fanout = matches!(args.workload, Workload::WatchFanout | Workload::RestConfigStream);
     let shape = Shape {
         workload: args.workload.name(),
-        connections: args.connections,
-        window: args.window,
+        connections: if fanout { args.watchers } else { args.connections },
+        window: if fanout { 1 } else { args.window },
         value_bytes: args.value_bytes,
     };
     let summary = Summary::new(shape, &finished.histogram, &control, finished.ended);
