@@ -182,6 +182,101 @@ fn rest_config_stream_counts_one_operation_per_subscriber_event() {
     assert_eq!(assert_sound(&summary, "rest-config-stream"), 40);
 }
 
+/// A stand-in for etcd's JSON gateway that checks the encoding of the three calls the
+/// etcd-lock workload makes (it does not lock anything).
+mod etcd_stub {
+    use std::collections::HashSet;
+    use std::sync::{Arc, Mutex};
+
+    use axum::extract::State;
+    use axum::http::StatusCode;
+    use axum::routing::post;
+    use axum::{Json, Router};
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD as BASE64;
+    use serde_json::{Value, json};
+
+    pub const LEASE_ID: &str = "7587869023612733701";
+
+    #[derive(Default)]
+    pub struct Calls {
+        pub grants: usize,
+        pub locks: usize,
+        pub unlocks: usize,
+        held: HashSet<String>,
+    }
+
+    type Shared = Arc<Mutex<Calls>>;
+    type Reply = (StatusCode, Json<Value>);
+
+    fn refuse(why: String) -> Reply {
+        (StatusCode::BAD_REQUEST, Json(json!({"error": why, "message": why, "code": 3})))
+    }
+
+    async fn grant(State(calls): State<Shared>, Json(body): Json<Value>) -> Reply {
+        if body["TTL"].as_u64().unwrap_or(0) == 0 {
+            return refuse(format!("grant needs a numeric TTL: {body}"));
+        }
+        calls.lock().unwrap().grants += 1;
+        (
+            StatusCode::OK,
+            Json(json!({"header": {}, "ID": LEASE_ID, "TTL": body["TTL"].to_string()})),
+        )
+    }
+
+    async fn lock(State(calls): State<Shared>, Json(body): Json<Value>) -> Reply {
+        let name = body["name"].as_str().and_then(|name| BASE64.decode(name).ok());
+        let Some(name) = name.and_then(|name| String::from_utf8(name).ok()) else {
+            return refuse(format!("lock name is not base64: {body}"));
+        };
+        if body["lease"] != LEASE_ID || !name.starts_with("bench-lock-") {
+            return refuse(format!("unexpected lock request: {body}"));
+        }
+        let mut calls = calls.lock().unwrap();
+        calls.locks += 1;
+        let key = BASE64.encode(format!("{name}/{:x}", calls.locks));
+        calls.held.insert(key.clone());
+        (StatusCode::OK, Json(json!({"header": {}, "key": key})))
+    }
+
+    async fn unlock(State(calls): State<Shared>, Json(body): Json<Value>) -> Reply {
+        let mut calls = calls.lock().unwrap();
+        let key = body["key"].as_str().unwrap_or_default();
+        if !calls.held.remove(key) {
+            return refuse(format!("unlock of a key never handed out: {body}"));
+        }
+        calls.unlocks += 1;
+        (StatusCode::OK, Json(json!({"header": {}})))
+    }
+
+    /// Serves the stub on an ephemeral loopback port; returns its base URL.
+    pub async fn start(calls: Shared) -> String {
+        let app = Router::new()
+            .route("/v3/lease/grant", post(grant))
+            .route("/v3/lock/lock", post(lock))
+            .route("/v3/lock/unlock", post(unlock))
+            .with_state(calls);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{address}")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etcd_lock_speaks_the_json_gateway_encoding() {
+    let calls = std::sync::Arc::new(std::sync::Mutex::new(etcd_stub::Calls::default()));
+    let etcd = etcd_stub::start(calls.clone()).await;
+    let summary = tokio::task::spawn_blocking(move || {
+        bench(&format!("--etcd {etcd} --workload etcd-lock --connections 3 --locks 2 --ops 90"))
+    })
+    .await
+    .unwrap();
+    assert_eq!(assert_sound(&summary, "etcd-lock"), 90);
+    let calls = calls.lock().unwrap();
+    assert_eq!((calls.grants, calls.locks, calls.unlocks), (3, 90, 90));
+}
+
 #[test]
 fn bad_flags_are_refused_before_connecting() {
     let output = Command::new(env!("CARGO_BIN_EXE_herald"))

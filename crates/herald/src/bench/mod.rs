@@ -11,12 +11,14 @@
 //! - `http`: per-worker HTTP clients and checked JSON calls.
 //! - `rest`: REST gateway workloads (locks, queues, config writes).
 //! - `rest_stream`: config change-stream fan-out over Server-Sent Events.
+//! - `etcd`: the lock workload against etcd's JSON gateway, and its encoding.
 //! - `progress`: the stderr progress bar.
 //! - `report`: the summary, as text or JSON.
 
 mod args;
 mod control;
 mod driver;
+mod etcd;
 mod fanout;
 mod http;
 mod progress;
@@ -65,9 +67,7 @@ async fn prepare(args: &BenchArgs) -> anyhow::Result<Run> {
             rest_stream::prepare(args).await
         }
         Family::Rest => rest::prepare(args).await,
-        Family::Etcd => {
-            anyhow::bail!("workload {} is not available in this build", args.workload.name())
-        }
+        Family::Etcd => etcd::prepare(args).await,
     }
 }
 
