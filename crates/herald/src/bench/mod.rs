@@ -71,17 +71,25 @@ async fn prepare(args: &BenchArgs) -> anyhow::Result<Run> {
     }
 }
 
+/// Exit status after a second ctrl-c: 128 + SIGINT, as shells report it.
+const INTERRUPTED_EXIT_CODE: i32 = 130;
+
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     args.validate()?;
     let run = prepare(&args).await?;
     let time_limit = args.time_limit_secs().map(Duration::from_secs);
     let control = Arc::new(RunControl::new(time_limit, args.ops));
     let progress = Progress::start(control.clone(), args.quiet, args.json);
-    // Ctrl-c ends the run early and still prints what was measured.
+    // Ctrl-c ends the run early and still prints what was measured; a second one (while
+    // requests hang on a dead server) exits at once.
     let interrupt = tokio::spawn({
         let control = control.clone();
         async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
+            while tokio::signal::ctrl_c().await.is_ok() {
+                if control.is_stopped() {
+                    std::process::exit(INTERRUPTED_EXIT_CODE);
+                }
+                eprintln!("herald bench: stopping (ctrl-c again to quit at once)");
                 control.stop();
             }
         }
