@@ -20,19 +20,20 @@ impl Drop for Running {
 
 /// A `herald dev` node with its data in a temporary directory.
 struct Dev {
-    _process: Running,
-    _data_dir: tempfile::TempDir,
+    process: Running,
+    data_dir: tempfile::TempDir,
     zookeeper: String,
     /// Base URL of the REST API.
     rest: String,
 }
 
-fn start_dev() -> Dev {
-    let data_dir = tempfile::tempdir().unwrap();
+/// Starts `herald dev` with its ZooKeeper port at `listen` and its data in `data_dir`;
+/// returns the process and the addresses it printed.
+fn spawn_dev(listen: &str, data_dir: &std::path::Path) -> (Running, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
-        .args(["dev", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--no-admin"])
+        .args(["dev", "--listen", listen, "--http-listen", "127.0.0.1:0", "--no-admin"])
         .arg("--data-dir")
-        .arg(data_dir.path())
+        .arg(data_dir)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -50,19 +51,28 @@ fn start_dev() -> Dev {
     let zookeeper = value_after("herald dev: ZooKeeper protocol on ");
     let rest = format!("http://{}", value_after("herald dev: REST API on http://"));
     std::thread::spawn(move || for _ in lines {});
-    Dev { _process: process, _data_dir: data_dir, zookeeper, rest }
+    (process, zookeeper, rest)
+}
+
+fn start_dev() -> Dev {
+    let data_dir = tempfile::tempdir().unwrap();
+    let (process, zookeeper, rest) = spawn_dev("127.0.0.1:0", data_dir.path());
+    Dev { process, data_dir, zookeeper, rest }
+}
+
+fn bench_command(args: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_herald"));
+    command.arg("bench").args(args.split_whitespace()).env("RUST_LOG", "warn");
+    command
 }
 
 /// Runs `herald bench ARGS --json` (ARGS split at spaces) and returns its parsed summary.
 fn bench(args: &str) -> Value {
-    let args: Vec<&str> = args.split_whitespace().collect();
-    let output = Command::new(env!("CARGO_BIN_EXE_herald"))
-        .arg("bench")
-        .args(&args)
-        .arg("--json")
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("running herald bench");
+    let output = bench_command(args).arg("--json").output().expect("running herald bench");
+    summary_of(args, output)
+}
+
+fn summary_of(args: &str, output: std::process::Output) -> Value {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "herald bench {args:?} failed: {stderr}");
@@ -275,6 +285,63 @@ async fn etcd_lock_speaks_the_json_gateway_encoding() {
     assert_eq!(assert_sound(&summary, "etcd-lock"), 90);
     let calls = calls.lock().unwrap();
     assert_eq!((calls.grants, calls.locks, calls.unlocks), (3, 90, 90));
+}
+
+#[test]
+fn text_output_is_one_line_and_quiet_draws_no_progress() {
+    let dev = start_dev();
+    let args = format!("--servers {} --workload exists --keys 5 --ops 50 --quiet", dev.zookeeper);
+    let output = bench_command(&args).output().unwrap();
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.starts_with("exists 16x1: "), "{stdout}");
+    assert!(stdout.contains("(50 ops, 0 errors)"), "{stdout}");
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("ops/s"), "no progress drawn");
+}
+
+/// Nodes under the bench's root (the one `/herald-bench-*` child), or 0 before it exists.
+async fn bench_nodes(client: &zookeeper_client::Client) -> usize {
+    let Ok(roots) = client.list_children("/").await else { return 0 };
+    let Some(root) = roots.iter().find(|name| name.starts_with("herald-bench-")) else {
+        return 0;
+    };
+    client.list_children(&format!("/{root}")).await.map_or(0, |children| children.len())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_mid_run_costs_errors_and_a_gap_but_the_run_completes() {
+    let mut dev = start_dev();
+    let zookeeper = dev.zookeeper.clone();
+    let args = format!(
+        "--servers {zookeeper} --workload create --connections 1 --ops 300 --duration-secs 120"
+    );
+    let run = bench_command(&args)
+        .arg("--json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let observer = zookeeper_client::Client::connector().connect(&zookeeper).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while bench_nodes(&observer).await < 20 {
+        assert!(std::time::Instant::now() < deadline, "the bench never got going");
+        tokio::task::yield_now().await;
+    }
+    drop(observer);
+    // SIGKILL, then the same node back on the same port: no success can land in between.
+    let killed_at = std::time::Instant::now();
+    let _ = dev.process.0.kill();
+    let _ = dev.process.0.wait();
+    let (process, _, _) = spawn_dev(&zookeeper, dev.data_dir.path());
+    let outage = killed_at.elapsed();
+    dev.process = process;
+    let output = tokio::task::spawn_blocking(move || run.wait_with_output()).await.unwrap();
+    let summary = summary_of(&args, output.unwrap());
+    assert_eq!(summary["operations"], 300, "the run went on after the outage: {summary}");
+    let gap_ms = number(&summary, "max_gap_ms");
+    assert!(gap_ms >= outage.as_secs_f64() * 1_000.0, "outage {outage:?}: {summary}");
+    assert!(number(&summary, "max_ms") <= number(&summary, "duration_secs") * 1_000.0);
 }
 
 #[test]
