@@ -15,8 +15,7 @@ use serde_json::{Value, json};
 use super::args::BenchArgs;
 use super::driver::{self, Operation};
 use super::http::{self, call, string_field};
-use super::rest::run_name;
-use super::{Finished, Run};
+use super::{Finished, Run, run_name};
 
 /// Lease time-to-live in seconds, as for rest-lock's leases: long runs keep it alive.
 pub const LEASE_TTL_SECS: u64 = 600;

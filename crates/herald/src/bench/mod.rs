@@ -57,6 +57,12 @@ impl Finished {
     }
 }
 
+/// A name unique to this run, valid as a lock, queue or config name, so runs against
+/// the same target never share state.
+pub(crate) fn run_name(prefix: &str) -> String {
+    format!("{prefix}-{:08x}", rand::random::<u32>())
+}
+
 async fn prepare(args: &BenchArgs) -> anyhow::Result<Run> {
     match args.workload.family() {
         Family::ZooKeeper if args.workload == Workload::WatchFanout => {
@@ -84,12 +90,17 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     // requests hang on a dead server) exits at once.
     let interrupt = tokio::spawn({
         let control = control.clone();
+        let progress = progress.as_ref().map(Progress::handle);
         async move {
             while tokio::signal::ctrl_c().await.is_ok() {
                 if control.is_stopped() {
                     std::process::exit(INTERRUPTED_EXIT_CODE);
                 }
-                eprintln!("herald bench: stopping (ctrl-c again to quit at once)");
+                let note = "herald bench: stopping (ctrl-c again to quit at once)";
+                match &progress {
+                    Some(bar) => bar.suspend(|| eprintln!("{note}")),
+                    None => eprintln!("{note}"),
+                }
                 control.stop();
             }
         }

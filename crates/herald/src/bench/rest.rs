@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::args::{BenchArgs, Workload};
 use super::driver::{self, Operation};
 use super::http::{self, call, string_field};
-use super::{Finished, Run};
+use super::{Finished, Run, run_name};
 
 /// Lease time-to-live asked for (the gateway's maximum): long runs keep it alive.
 pub const LEASE_TTL_MS: u64 = 600_000;
@@ -62,11 +62,6 @@ impl Lease {
         call(client, Method::DELETE, &url, None, &[StatusCode::NO_CONTENT]).await?;
         Ok(())
     }
-}
-
-/// A name unique to this run, valid as a lock, queue or config name.
-pub fn run_name(prefix: &str) -> String {
-    format!("{prefix}-{:08x}", rand::random::<u32>())
 }
 
 struct RestOperation {

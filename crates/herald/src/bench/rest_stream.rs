@@ -11,8 +11,7 @@ use tokio::sync::mpsc::{self, UnboundedSender};
 use super::args::BenchArgs;
 use super::fanout::{self, INITIAL_ROUND, RoundWriter, Sighting};
 use super::http::{self, call};
-use super::rest::run_name;
-use super::{Finished, Run};
+use super::{Finished, Run, run_name};
 
 /// One Server-Sent Event: its `event:` name, `id:` and joined `data:` lines.
 #[derive(Debug, Default, PartialEq, Eq)]
