@@ -93,7 +93,9 @@ async fn acquire_lock(
         LockMode::Read => ContenderKind::Read,
     };
     let lock_delay = lock::lock_delay_from_ms(request.lock_delay_ms)?;
+    let started = std::time::Instant::now();
     let grant = lock::acquire_with_delay(&client, &dir, kind, b"", wait, lock_delay).await?;
+    state.metrics().lock_granted(&name, grant.token, started.elapsed());
     Ok(Json(Granted { token: grant.token, node: grant.node, lock_delayed: grant.lock_delayed }))
 }
 
@@ -116,6 +118,7 @@ async fn release_lock(
     let dir = directory(LOCKS_ROOT, &name)?;
     let client = state.lease_client(&identity, &LeaseId::decode(&request.lease)?).await?;
     lock::release(&client, &dir, request.token).await?;
+    state.metrics().lock_released(&name, request.token);
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -259,7 +259,10 @@ async fn nack(
     let queue = open(state.client(&identity).await?, &name).await?;
     let outcome = match queue.nack(receipt, delay_ms).await? {
         NackOutcome::Requeued => "requeued",
-        NackOutcome::DeadLettered => "dead_lettered",
+        NackOutcome::DeadLettered => {
+            state.metrics().dead_lettered(&name);
+            "dead_lettered"
+        }
     };
     Ok(Json(NackView { outcome: outcome.to_owned() }))
 }
@@ -322,6 +325,7 @@ async fn stats(
 ) -> Result<Json<StatsView>, ApiError> {
     let queue = open(state.client(&identity).await?, &name).await?;
     let stats = queue.stats().await?;
+    state.metrics().queue_stats(&name, stats.depth, stats.in_flight);
     Ok(Json(StatsView {
         depth: stats.depth,
         in_flight: stats.in_flight,
