@@ -26,6 +26,12 @@ pub fn request_span<B>(request: &Request<B>) -> Span {
     span
 }
 
+/// The span of one recipe operation (e.g. `lock.acquire` on lock `name`);
+/// opened inside a request, it is a child of the request span.
+pub fn recipe_span(operation: &'static str, name: &str) -> Span {
+    tracing::debug_span!(target: "gateway", "recipe", operation, name)
+}
+
 struct Headers<'a>(&'a HeaderMap);
 
 impl Extractor for Headers<'_> {
