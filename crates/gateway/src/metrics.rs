@@ -282,6 +282,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_listed_family_is_exported_once_used() {
+        let metrics = GatewayMetrics::new();
+        metrics.lock_granted("l", 1, Duration::from_millis(2));
+        metrics.lock_released("l", 1);
+        metrics.queue_stats("q", 3, 1);
+        metrics.dead_lettered("q");
+        metrics.http_request("/metrics", "GET", 200, Duration::from_millis(1));
+        let text = metrics.prometheus_text();
+        for family in FAMILIES {
+            assert!(text.contains(&format!("# TYPE {family} ")), "{family} missing:\n{text}");
+        }
+        assert!(text.contains("herald_gateway_queue_depth{queue=\"q\"} 3"), "{text}");
+        assert!(text.contains("herald_gateway_sse_subscribers{kind=\"config\"} 0"), "{text}");
+    }
+
+    #[test]
     fn the_oldest_grant_is_forgotten_at_the_tracking_bound() {
         let metrics = GatewayMetrics::new();
         for token in 0..TRACKED_GRANTS_MAX as i64 {
