@@ -9,11 +9,13 @@
 //! - [`requests`]: turns each client request into tree calls and a reply.
 //! - [`sessions`]: connect, reconnect, close and expiry of sessions.
 //! - [`release`]: the queue that holds outputs until their txns are durable.
+//! - `replication`: the ensemble driver; `zab_spans`: its per-round spans.
 
 mod release;
 mod replication;
 mod requests;
 mod sessions;
+mod zab_spans;
 
 pub(crate) use replication::{Replica, StatusReport};
 
