@@ -115,7 +115,7 @@ impl Learner {
         }
         if self.phase == Phase::Discovery {
             self.ticks_since_info += 1;
-            if self.ticks_since_info >= node.config.ping_interval_ticks {
+            if self.ticks_since_info >= node.config.discovery_resend_ticks.max(1) {
                 self.ticks_since_info = 0;
                 self.send_info(node, actions);
             }

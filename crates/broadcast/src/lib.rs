@@ -172,6 +172,11 @@ pub struct PeerConfig {
     pub sync_limit_ticks: u32,
     /// How long discovery and synchronization may take (`initLimit`).
     pub init_limit_ticks: u32,
+    /// Ticks between a learner's FollowerInfo resends until its leader answers.
+    /// Short, because the learner often decides its election a moment before
+    /// the leader does, and the leader drops what reaches it while looking:
+    /// the resend is what starts the new epoch after a failover.
+    pub discovery_resend_ticks: u32,
     /// Committed proposals the leader keeps in memory to sync learners by
     /// DIFF; older gaps are synced by SNAP.
     pub committed_log_max: usize,
@@ -191,6 +196,7 @@ pub const EPOCH_MAX: u64 = u32::MAX as u64;
 pub const PING_INTERVAL_TICKS_DEFAULT: u32 = 10;
 pub const SYNC_LIMIT_TICKS_DEFAULT: u32 = 50;
 pub const INIT_LIMIT_TICKS_DEFAULT: u32 = 200;
+pub const DISCOVERY_RESEND_TICKS_DEFAULT: u32 = 1;
 pub const COMMITTED_LOG_MAX_DEFAULT: usize = 10_000;
 
 impl PeerConfig {
@@ -202,6 +208,7 @@ impl PeerConfig {
             ping_interval_ticks: PING_INTERVAL_TICKS_DEFAULT,
             sync_limit_ticks: SYNC_LIMIT_TICKS_DEFAULT,
             init_limit_ticks: INIT_LIMIT_TICKS_DEFAULT,
+            discovery_resend_ticks: DISCOVERY_RESEND_TICKS_DEFAULT,
             committed_log_max: COMMITTED_LOG_MAX_DEFAULT,
             zxid_counter_max: u32::MAX,
             planted_bug: None,

@@ -75,8 +75,10 @@ fn leader_gives_up_when_an_acker_has_a_newer_history() {
 }
 
 #[test]
-fn learner_registers_and_resends_its_info_every_ping_interval() {
-    let mut learner = Peer::new(config(2, &[1, 2, 3], &[]), recovered(4, 3, &[(3, 7)]));
+fn learner_registers_and_resends_its_info_every_discovery_resend_interval() {
+    let mut config = config(2, &[1, 2, 3], &[]);
+    config.discovery_resend_ticks = 3;
+    let mut learner = Peer::new(config, recovered(4, 3, &[(3, 7)]));
     let actions = learner.start_as(PeerState::Following, id(1));
     let registration = send(1, info(4, zxid(3, 7)));
     assert_eq!(
@@ -86,6 +88,11 @@ fn learner_registers_and_resends_its_info_every_ping_interval() {
             Action::RoleChanged(Role::Following { leader: id(1), epoch: 4, serving: false })
         ]
     );
+    for _ in 1..3 {
+        assert_eq!(learner.tick(), vec![]);
+    }
+    assert_eq!(learner.tick(), vec![registration.clone()]);
+    // Until the leader answers: again after the same interval.
     for _ in 1..3 {
         assert_eq!(learner.tick(), vec![]);
     }
