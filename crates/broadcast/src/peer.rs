@@ -107,6 +107,18 @@ impl Peer {
         actions
     }
 
+    /// The driver has no connection to `peer` while this server is looking:
+    /// the election stops waiting for that server's vote (see
+    /// `Election::on_peer_unreachable`), so a failover does not sit out the
+    /// whole finalize wait for the server that just died.
+    pub fn on_peer_unreachable(&mut self, peer: ServerId) -> Vec<Action> {
+        let mut actions = Vec::new();
+        let decided = self.election.on_peer_unreachable(peer);
+        self.run_election_actions(decided, &mut actions);
+        self.report_role(&mut actions);
+        actions
+    }
+
     /// Everything appended up to and including `zxid` is durable. Reports
     /// are cumulative; a stale or repeated report is harmless.
     pub fn on_append_done(&mut self, zxid: Zxid) -> Vec<Action> {

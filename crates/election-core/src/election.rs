@@ -3,6 +3,8 @@
 
 use proto::Zxid;
 
+use std::collections::BTreeSet;
+
 use crate::action::ElectionAction;
 use crate::config::{ElectionConfig, ElectionError};
 use crate::tally::VoteTally;
@@ -20,6 +22,9 @@ pub struct Election {
     /// The vote this server started its current round with (its own).
     own_vote: Vote,
     phase: Phase,
+    /// Servers the driver reported unreachable (a closed connection), until
+    /// a notification from them arrives: nobody waits for their votes.
+    unreachable: BTreeSet<ServerId>,
 }
 
 #[derive(Debug)]
@@ -54,7 +59,13 @@ struct Looking {
 impl Election {
     pub fn new(config: ElectionConfig) -> Election {
         let own_vote = initial_vote(&config.quorum, config.me, Zxid::ZERO, 0);
-        Election { config, round: 0, own_vote, phase: Phase::NotStarted }
+        Election {
+            config,
+            round: 0,
+            own_vote,
+            phase: Phase::NotStarted,
+            unreachable: BTreeSet::new(),
+        }
     }
 
     pub fn config(&self) -> &ElectionConfig {
@@ -91,6 +102,7 @@ impl Election {
         if from == self.config.me || !quorum.is_member(from) {
             return Vec::new();
         }
+        self.unreachable.remove(&from);
         let sender_looking = notification.state == PeerState::Looking;
         match self.phase {
             Phase::NotStarted => Vec::new(),
@@ -313,27 +325,65 @@ impl Election {
         actions.extend(self.send_to_all());
     }
 
+    /// The driver lost its connection to `peer` (a crash, a partition): its
+    /// vote is not waited for until it speaks again. Returns the decision if
+    /// that was the last vote a running finalize wait could still get.
+    pub fn on_peer_unreachable(&mut self, peer: ServerId) -> Vec<ElectionAction> {
+        let mut actions = Vec::new();
+        if peer != self.config.me && self.unreachable.insert(peer) {
+            let round = self.round;
+            if let Phase::Looking(looking) = &self.phase
+                && looking.finalize_ticks_left.is_some()
+                && self.no_better_vote_can_come(looking)
+            {
+                let proposal = looking.proposal;
+                actions.push(self.decide(proposal, round));
+            }
+        }
+        actions
+    }
+
+    /// Every voter that can still answer already sent my proposal. The wait
+    /// is for a better vote, so it has nothing left to wait for. (The wait
+    /// only ever served liveness: any quorum-backed decision is safe, since
+    /// the quorum's votes guarantee the leader has its members' histories.)
+    fn no_better_vote_can_come(&self, looking: &Looking) -> bool {
+        let tally = &looking.round_tally;
+        tally.has_quorum_for(&self.config.quorum, &looking.proposal, PeerState::Looking)
+            && tally.all_reachable_voters_sent(
+                &self.config.quorum,
+                &looking.proposal,
+                &self.unreachable,
+            )
+    }
+
     /// A quorum agrees with my proposal: wait `finalize_wait_ticks` for a
-    /// better vote before deciding (at once when the wait is zero). Only a
-    /// change of proposal or round cancels the wait; other notifications are
-    /// counted as usual and do not stretch it, so a chatty peer cannot hold a
-    /// decision off forever.
+    /// better vote before deciding (at once when the wait is zero, or when
+    /// every reachable voter already agrees). Only a change of proposal or
+    /// round cancels the wait; other notifications are counted as usual and
+    /// do not stretch it, so a chatty peer cannot hold a decision off forever.
     fn start_finalize_wait_on_quorum(&mut self, actions: &mut Vec<ElectionAction>) {
         let wait = self.config.finalize_wait_ticks;
         let round = self.round;
+        let Phase::Looking(looking) = &self.phase else {
+            return;
+        };
+        let waiting = looking.finalize_ticks_left.is_some();
+        if !looking.round_tally.has_quorum_for(
+            &self.config.quorum,
+            &looking.proposal,
+            PeerState::Looking,
+        ) {
+            return;
+        }
+        let decide_now = wait == 0 || self.no_better_vote_can_come(looking);
+        if waiting && !decide_now {
+            return;
+        }
         let Phase::Looking(looking) = &mut self.phase else {
             return;
         };
-        if looking.finalize_ticks_left.is_some()
-            || !looking.round_tally.has_quorum_for(
-                &self.config.quorum,
-                &looking.proposal,
-                PeerState::Looking,
-            )
-        {
-            return;
-        }
-        if wait == 0 {
+        if decide_now {
             let proposal = looking.proposal;
             actions.push(self.decide(proposal, round));
         } else {

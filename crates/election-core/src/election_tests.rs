@@ -368,11 +368,48 @@ fn a_vote_for_a_non_voter_is_ignored() {
 }
 
 #[test]
-fn a_single_voter_elects_itself_after_the_finalize_wait() {
+fn a_single_voter_elects_itself_at_once() {
     let mut election = Election::new(config(1, &[1], &[2]));
-    assert_eq!(election.start_looking(Zxid(3), 1), sends(&[2], looking(vote(1, 3, 1), 1)));
+    let mut expected = sends(&[2], looking(vote(1, 3, 1), 1));
+    expected.extend(decided(PeerState::Leading, vote(1, 3, 1), 1));
+    assert_eq!(election.start_looking(Zxid(3), 1), expected);
+}
+
+#[test]
+fn a_vote_from_every_voter_decides_without_the_finalize_wait() {
+    let mut election = three_voters_one_observer(3);
+    election.start_looking(Zxid(9), 1);
+    assert_eq!(election.handle_notification(ServerId(1), looking(vote(3, 9, 1), 1)), vec![]);
+    assert_eq!(
+        election.handle_notification(ServerId(2), looking(vote(3, 9, 1), 1)),
+        decided(PeerState::Leading, vote(3, 9, 1), 1)
+    );
+}
+
+#[test]
+fn an_unreachable_voter_ends_the_finalize_wait_early() {
+    let mut election = three_voters_one_observer(1);
+    election.start_looking(Zxid(2), 1);
+    election.handle_notification(ServerId(2), looking(vote(2, 9, 1), 1));
+    assert_eq!(election.tick(), vec![], "a quorum, but server 3 could still answer");
+    assert_eq!(
+        election.on_peer_unreachable(ServerId(3)),
+        decided(PeerState::Following, vote(2, 9, 1), 1)
+    );
+    assert_eq!(election.on_peer_unreachable(ServerId(3)), vec![], "decides once");
+}
+
+#[test]
+fn a_voter_that_speaks_again_is_waited_for_again() {
+    let mut election = three_voters_one_observer(1);
+    election.start_looking(Zxid(2), 1);
+    assert_eq!(election.on_peer_unreachable(ServerId(3)), vec![]);
+    // Server 3 is back, with a worse vote than the quorum's.
+    election.handle_notification(ServerId(3), looking(vote(3, 1, 1), 1));
+    election.handle_notification(ServerId(2), looking(vote(2, 9, 1), 1));
+    assert_eq!(election.state(), PeerState::Looking, "server 3's vote differs: the wait runs");
     assert_eq!(tick_times(&mut election, FINALIZE_WAIT_TICKS - 1), vec![]);
-    assert_eq!(election.tick(), decided(PeerState::Leading, vote(1, 3, 1), 1));
+    assert_eq!(election.tick(), decided(PeerState::Following, vote(2, 9, 1), 1));
 }
 
 #[test]

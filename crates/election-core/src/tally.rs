@@ -1,7 +1,7 @@
 //! Counting votes: who said what, whether a quorum agrees on a vote, and
 //! ZooKeeper's `checkLeader` guard.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::quorum::QuorumConfig;
 use crate::types::{PeerState, ServerId, Vote};
@@ -37,6 +37,19 @@ impl VoteTally {
             })
             .map(|(id, _)| id);
         quorum.is_quorum(agreeing)
+    }
+
+    /// True when every voter not in `unreachable` sent exactly `vote` while
+    /// looking: no better vote can still arrive from a server that can answer.
+    pub(crate) fn all_reachable_voters_sent(
+        &self,
+        quorum: &QuorumConfig,
+        vote: &Vote,
+        unreachable: &BTreeSet<ServerId>,
+    ) -> bool {
+        quorum.voters.iter().filter(|voter| !unreachable.contains(voter)).all(|voter| {
+            matches!(self.votes.get(voter), Some((recorded, PeerState::Looking)) if recorded == vote)
+        })
     }
 
     /// ZooKeeper's `checkLeader`: before following `leader`, the leader must

@@ -3,7 +3,9 @@
 
 use sim::{Invariant, Options, PlantedBug, run};
 
-const SEED_BUDGET: u64 = 20;
+/// About one crash-heavy history in twenty loses an acked, unsynced txn in
+/// a way the client-visible checks can see; 100 seeds leave a wide margin.
+const SEED_BUDGET: u64 = 100;
 
 /// The first violation among the budget's seeds, if any.
 fn first_violation(

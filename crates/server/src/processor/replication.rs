@@ -230,6 +230,24 @@ impl Processor {
             let actions = replica.peer.on_peer_lost(leader);
             self.execute(actions)?;
         }
+        let replica = self.replica();
+        if replica.role == Role::Looking {
+            let me = replica.peer.config().election.me;
+            let unreachable: Vec<ServerId> = replica
+                .peer
+                .config()
+                .election
+                .quorum
+                .voters
+                .iter()
+                .copied()
+                .filter(|voter| *voter != me && !replica.link.is_connected(*voter))
+                .collect();
+            for voter in unreachable {
+                let actions = self.replica().peer.on_peer_unreachable(voter);
+                self.execute(actions)?;
+            }
+        }
         Ok(())
     }
 
