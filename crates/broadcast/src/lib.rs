@@ -53,6 +53,16 @@ pub struct Proposal {
     pub txn: Bytes,
 }
 
+/// A leader's view of its learners, for operators (`synced_followers`,
+/// `pending_syncs`). Counts only learners this leader currently has a link to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LearnerCounts {
+    /// Voting followers that finished sync (UpToDate sent): in the broadcast phase.
+    pub synced_followers: u64,
+    /// Learners (followers and observers) registered but not yet up to date.
+    pub pending_syncs: u64,
+}
+
 /// The epochs ZAB keeps durable (ZooKeeper's `acceptedEpoch` and `currentEpoch` files).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Epochs {

@@ -10,7 +10,8 @@ use crate::leader::Leader;
 use crate::learner::Learner;
 use crate::node::{Flow, Node};
 use crate::{
-    Action, Epochs, LearnerType, PeerConfig, PeerMessage, ProposeError, Recovered, Role, ServerId,
+    Action, Epochs, LearnerCounts, LearnerType, PeerConfig, PeerMessage, ProposeError, Recovered,
+    Role, ServerId,
 };
 
 #[derive(Debug)]
@@ -145,6 +146,14 @@ impl Peer {
                 Role::Leading { epoch: leader.epoch(&self.node), serving: leader.serving() }
             }
             RoleState::Learning(learner) => learner.role(&self.node),
+        }
+    }
+
+    /// Leader only: how many learners are synced and how many are syncing.
+    pub fn learner_counts(&self) -> Option<LearnerCounts> {
+        match &self.state {
+            RoleState::Leading(leader) => Some(leader.learner_counts()),
+            _ => None,
         }
     }
 

@@ -13,6 +13,7 @@
 //! - `snapshot`: the state as one blob and back.
 
 pub mod acl;
+mod acl_cache;
 mod node;
 pub mod path;
 pub mod pending;
@@ -20,6 +21,7 @@ mod prepare;
 mod reads;
 pub mod sessions;
 mod snapshot;
+pub use snapshot::SnapshotView;
 mod tree;
 pub mod txn;
 pub mod watches;

@@ -44,7 +44,7 @@ impl NodeKind {
 pub(crate) struct Node {
     pub data: Bytes,
     /// Shared between nodes with equal ACLs, as ZooKeeper's ACL cache.
-    pub acl: Arc<Vec<Acl>>,
+    pub acl: Arc<[Acl]>,
     pub czxid: i64,
     pub mzxid: i64,
     pub ctime: i64,
@@ -62,7 +62,7 @@ pub(crate) struct Node {
 impl Node {
     pub fn new(
         data: Bytes,
-        acl: Arc<Vec<Acl>>,
+        acl: Arc<[Acl]>,
         zxid: i64,
         time_ms: i64,
         ephemeral_owner: i64,

@@ -84,7 +84,7 @@ const ANY_VERSION: i32 = -1;
 /// What prepare needs to know of a node, live or pending in a multi.
 #[derive(Debug, Clone)]
 pub(crate) struct NodeView {
-    acl: Arc<Vec<Acl>>,
+    acl: Arc<[Acl]>,
     version: i32,
     aversion: i32,
     /// Children ever created: the next sequential suffix.
@@ -162,7 +162,7 @@ impl<'a> View<'a> {
                 acl::check(&node.acl, perms::ADMIN, &context.auth)?;
                 let version = next_version(node.aversion, *version)?;
                 node.aversion = version;
-                node.acl = Arc::new(fixed.clone());
+                node.acl = Arc::from(fixed.as_slice());
                 self.set(path, Some(node));
                 Ok(TxnBody::SetAcl { path: path.clone(), acl: fixed, version })
             }
@@ -246,7 +246,7 @@ impl<'a> View<'a> {
         parent.cversion = parent.cversion.wrapping_add(1);
         parent.children += 1;
         self.set(parent_path, Some(parent));
-        let acl = Arc::new(fixed.clone());
+        let acl = Arc::from(fixed.as_slice());
         let created =
             NodeView { acl, version: 0, aversion: 0, cversion: 0, children: 0, ephemeral_owner };
         self.set(&path, Some(created));

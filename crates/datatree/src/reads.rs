@@ -88,7 +88,7 @@ impl DataTree {
     /// ZooKeeper does, so READ alone does not leak crackable hashes.
     pub fn get_acl(&self, path: &str, auth: &AuthContext) -> Result<(Vec<Acl>, Stat), ErrorCode> {
         let node = self.readable(path, perms::READ | perms::ADMIN, auth)?;
-        let mut list = node.acl.as_ref().clone();
+        let mut list = node.acl.to_vec();
         if acl::check(&node.acl, perms::ADMIN, auth).is_err() {
             for entry in &mut list {
                 if entry.id.scheme == "digest" {
@@ -134,7 +134,7 @@ impl DataTree {
             node.children.iter().map(|name| path::join(path, name)).collect();
         while let Some(child) = pending.pop() {
             total += 1;
-            if let Some(node) = self.nodes.get(&child) {
+            if let Some(node) = self.nodes.get(child.as_str()) {
                 pending.extend(node.children.iter().map(|name| path::join(&child, name)));
             }
         }
@@ -197,7 +197,7 @@ impl DataTree {
         };
         let relative = relative_zxid.0;
         for path in &watches.data {
-            match self.nodes.get(path) {
+            match self.nodes.get(path.as_str()) {
                 None => fire(&mut missed, EventType::NodeDeleted, path),
                 Some(node) if node.mzxid > relative => {
                     fire(&mut missed, EventType::NodeDataChanged, path)
@@ -208,14 +208,14 @@ impl DataTree {
             }
         }
         for path in &watches.exist {
-            if self.nodes.contains_key(path) {
+            if self.nodes.contains_key(path.as_str()) {
                 fire(&mut missed, EventType::NodeCreated, path);
             } else {
                 let _ = self.watches.add(Kind::Data, path, session);
             }
         }
         for path in &watches.child {
-            match self.nodes.get(path) {
+            match self.nodes.get(path.as_str()) {
                 None => fire(&mut missed, EventType::NodeDeleted, path),
                 Some(node) if node.pzxid > relative => {
                     fire(&mut missed, EventType::NodeChildrenChanged, path)

@@ -21,23 +21,36 @@ const NODE_MIN_BYTES: usize = 4 + 4 + 4 + 6 * 8 + 4 * 4;
 /// One session: id, timeout, 16-byte password with its length.
 const SESSION_MIN_BYTES: usize = 8 + 4 + 4 + 16;
 
-impl DataTree {
-    pub fn serialize_snapshot(&self) -> Vec<u8> {
+/// The tree's replicated state frozen at one zxid, cheap to take: nodes are
+/// shared with the live tree (a node changed afterwards is copied on write),
+/// so a server takes the view on its request path and encodes it elsewhere.
+pub struct SnapshotView {
+    last_zxid: Zxid,
+    sessions: Vec<(SessionId, SessionInfo)>,
+    nodes: Vec<(Box<str>, Arc<Node>)>,
+    data_size: u64,
+}
+
+impl SnapshotView {
+    /// The zxid the view is as of.
+    pub fn zxid(&self) -> Zxid {
+        self.last_zxid
+    }
+
+    /// The snapshot's bytes: the same for equal trees, whatever their history.
+    pub fn encode(mut self) -> Vec<u8> {
         let mut writer = Writer::with_capacity(self.data_size as usize + self.nodes.len() * 96);
         writer.write_i64(MAGIC);
         writer.write_i32(FORMAT_VERSION);
         writer.write_i64(self.last_zxid.0);
-        let mut sessions: Vec<_> = self.sessions.iter().collect();
-        sessions.sort_by_key(|(id, _)| **id);
-        writer.write_vec(&sessions, |writer, (id, info)| {
+        self.sessions.sort_by_key(|(id, _)| *id);
+        writer.write_vec(&self.sessions, |writer, (id, info)| {
             writer.write_i64(id.0);
             writer.write_i32(info.timeout_ms);
             writer.write_buffer(&info.password);
         });
-        let mut paths: Vec<&String> = self.nodes.keys().collect();
-        paths.sort();
-        writer.write_vec(&paths, |writer, path| {
-            let node = &self.nodes[path.as_str()];
+        self.nodes.sort_unstable_by(|(left, _), (right, _)| left.cmp(right));
+        writer.write_vec(&self.nodes, |writer, (path, node)| {
             writer.write_string(path);
             writer.write_buffer(&node.data);
             writer.write_records(&node.acl);
@@ -52,6 +65,22 @@ impl DataTree {
             writer.write_i32(node.children.len() as i32);
         });
         writer.into_bytes()
+    }
+}
+
+impl DataTree {
+    /// Freezes the replicated state: one pointer copy per node, no encoding.
+    pub fn snapshot_view(&self) -> SnapshotView {
+        SnapshotView {
+            last_zxid: self.last_zxid,
+            sessions: self.sessions.iter().map(|(id, info)| (*id, info.clone())).collect(),
+            nodes: self.nodes.iter().map(|(path, node)| (path.clone(), node.clone())).collect(),
+            data_size: self.data_size,
+        }
+    }
+
+    pub fn serialize_snapshot(&self) -> Vec<u8> {
+        self.snapshot_view().encode()
     }
 
     /// Rebuilds a tree from `serialize_snapshot`'s bytes. Refuses anything
@@ -83,10 +112,11 @@ impl DataTree {
         })?;
         tree.sessions.extend(sessions);
         let mut child_counts = Vec::new();
+        let acl_cache = &mut tree.acl_cache;
         let nodes = reader.read_vec(NODE_MIN_BYTES, |reader| {
             let path = reader.read_string()?;
             let data = Bytes::from(reader.read_buffer()?);
-            let acl = Arc::new(reader.read_records()?);
+            let acl = acl_cache.intern(&reader.read_records::<proto::Acl>()?);
             let mut longs = [0i64; 6];
             for value in &mut longs {
                 *value = reader.read_i64()?;
@@ -106,7 +136,7 @@ impl DataTree {
         })?;
         reader.finish()?;
         for (path, node, children) in nodes {
-            if path::validate(&path).is_err() || tree.nodes.contains_key(&path) {
+            if path::validate(&path).is_err() || tree.nodes.contains_key(path.as_str()) {
                 return Err(DecodeError::InvalidValue {
                     field: "snapshot node path",
                     value: path.len() as i64,
@@ -119,17 +149,18 @@ impl DataTree {
             return Err(DecodeError::InvalidValue { field: "snapshot root", value: 0 });
         }
         let paths: Vec<String> =
-            tree.nodes.keys().filter(|path| path.as_str() != "/").cloned().collect();
+            tree.nodes.keys().filter(|path| &***path != "/").map(|path| path.to_string()).collect();
         for path in paths {
-            let parent =
-                tree.nodes.get_mut(path::parent(&path)).ok_or(DecodeError::InvalidValue {
+            let parent = tree.nodes.get_mut(path::parent(&path)).map(Arc::make_mut).ok_or(
+                DecodeError::InvalidValue {
                     field: "snapshot node without parent",
                     value: path.len() as i64,
-                })?;
+                },
+            )?;
             parent.children.insert(path::name(&path).to_string());
         }
         for (path, expected) in child_counts {
-            if tree.nodes[&path].children.len() != expected as usize {
+            if tree.nodes[path.as_str()].children.len() != expected as usize {
                 return Err(DecodeError::InvalidValue {
                     field: "snapshot child count",
                     value: expected as i64,

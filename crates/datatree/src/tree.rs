@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use proto::{Acl, ErrorCode, EventType, SessionId, Stat, Zxid};
 
+use crate::acl_cache::AclCache;
 use crate::node::{Node, NodeKind};
 use crate::path;
 use crate::txn::{Txn, TxnBody};
@@ -50,7 +51,11 @@ pub struct ApplyOutcome {
 
 #[derive(Debug)]
 pub struct DataTree {
-    pub(crate) nodes: HashMap<String, Node>,
+    /// Boxed keys and shared nodes: a table slot is two pointers, so the
+    /// table's spare capacity costs 24 bytes a slot rather than a whole node,
+    /// and a snapshot view shares nodes instead of copying them (changes go
+    /// through `Arc::make_mut`, which copies a node only while a view holds it).
+    pub(crate) nodes: HashMap<Box<str>, Arc<Node>>,
     pub(crate) ephemerals: HashMap<SessionId, BTreeSet<String>>,
     pub(crate) sessions: HashMap<SessionId, SessionInfo>,
     /// Containers and TTL nodes: candidates for `expired_nodes`.
@@ -59,6 +64,7 @@ pub struct DataTree {
     pub(crate) last_zxid: Zxid,
     /// Sum of path and data lengths (ZooKeeper's `approximateDataSize`).
     pub(crate) data_size: u64,
+    pub(crate) acl_cache: AclCache,
 }
 
 impl Default for DataTree {
@@ -78,15 +84,20 @@ impl DataTree {
             watches: WatchRegistry::default(),
             last_zxid: Zxid::ZERO,
             data_size: 0,
+            acl_cache: AclCache::default(),
         };
-        let open = Arc::new(Acl::open_unsafe());
+        let open = tree.acl_cache.intern(&Acl::open_unsafe());
         tree.insert_node("/".to_string(), Node::new(Default::default(), open.clone(), 0, 0, 0));
         for system in [ZOOKEEPER_PATH, QUOTA_PATH, CONFIG_PATH] {
             tree.insert_node(
                 system.to_string(),
                 Node::new(Default::default(), open.clone(), 0, 0, 0),
             );
-            let parent = tree.nodes.get_mut(path::parent(system)).expect("system parents exist");
+            let parent = tree
+                .nodes
+                .get_mut(path::parent(system))
+                .map(Arc::make_mut)
+                .expect("system parents exist");
             parent.children.insert(path::name(system).to_string());
         }
         // ZooKeeper builds these nodes outside any txn: their parents' stats stay zero.
@@ -133,7 +144,7 @@ impl DataTree {
     }
 
     pub fn stat(&self, path: &str) -> Option<Stat> {
-        self.nodes.get(path).map(Node::stat)
+        self.nodes.get(path).map(|node| node.stat())
     }
 
     /// Containers whose last child has gone and TTL nodes without children
@@ -186,7 +197,8 @@ impl DataTree {
             }
             TxnBody::Create { path, data, acl, ephemeral_owner } => {
                 let parent_path = path::parent(path);
-                let parent = self.nodes.get_mut(parent_path).ok_or(ErrorCode::NoNode)?;
+                let parent =
+                    self.nodes.get_mut(parent_path).map(Arc::make_mut).ok_or(ErrorCode::NoNode)?;
                 if !parent.children.insert(path::name(path).to_string()) {
                     return Err(ErrorCode::NodeExists);
                 }
@@ -194,7 +206,7 @@ impl DataTree {
                 parent.pzxid = zxid;
                 let node = Node::new(
                     data.clone(),
-                    Arc::new(acl.clone()),
+                    self.acl_cache.intern(acl),
                     zxid,
                     txn.time_ms,
                     *ephemeral_owner,
@@ -210,7 +222,11 @@ impl DataTree {
                 Ok(TxnResult::Deleted)
             }
             TxnBody::SetData { path, data, version } => {
-                let node = self.nodes.get_mut(path).ok_or(ErrorCode::NoNode)?;
+                let node = self
+                    .nodes
+                    .get_mut(path.as_str())
+                    .map(Arc::make_mut)
+                    .ok_or(ErrorCode::NoNode)?;
                 self.data_size = self.data_size + data.len() as u64 - node.data.len() as u64;
                 node.data = data.clone();
                 node.version = *version;
@@ -221,13 +237,17 @@ impl DataTree {
                 Ok(TxnResult::DataSet { stat })
             }
             TxnBody::SetAcl { path, acl, version } => {
-                let node = self.nodes.get_mut(path).ok_or(ErrorCode::NoNode)?;
-                node.acl = Arc::new(acl.clone());
+                let node = self
+                    .nodes
+                    .get_mut(path.as_str())
+                    .map(Arc::make_mut)
+                    .ok_or(ErrorCode::NoNode)?;
+                node.acl = self.acl_cache.intern(acl);
                 node.aversion = *version;
                 Ok(TxnResult::AclSet { stat: node.stat() })
             }
             TxnBody::Check { path } => {
-                self.nodes.get(path).ok_or(ErrorCode::NoNode)?;
+                self.nodes.get(path.as_str()).ok_or(ErrorCode::NoNode)?;
                 Ok(TxnResult::Checked)
             }
             TxnBody::Multi(bodies) => {
@@ -251,7 +271,7 @@ impl DataTree {
             }
             NodeKind::Persistent => {}
         }
-        self.nodes.insert(path, node);
+        self.nodes.insert(path.into_boxed_str(), Arc::new(node));
     }
 
     fn delete_node(
@@ -281,7 +301,7 @@ impl DataTree {
             NodeKind::Persistent => {}
         }
         let parent_path = path::parent(path);
-        if let Some(parent) = self.nodes.get_mut(parent_path) {
+        if let Some(parent) = self.nodes.get_mut(parent_path).map(Arc::make_mut) {
             parent.children.remove(path::name(path));
             // Deletes move pzxid but not the stored cversion (see `Node::cversion`).
             parent.pzxid = zxid;
@@ -296,7 +316,7 @@ impl DataTree {
     pub fn digest(&self) -> u64 {
         use sha1::{Digest, Sha1};
         let mut hasher = Sha1::new();
-        let mut paths: Vec<&String> = self.nodes.keys().collect();
+        let mut paths: Vec<&str> = self.nodes.keys().map(|path| &**path).collect();
         paths.sort();
         for path in paths {
             let node = &self.nodes[path];

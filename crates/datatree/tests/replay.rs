@@ -1,6 +1,7 @@
 //! Property: the tree is a deterministic state machine. Replaying the logged
 //! (encoded) txns of any history on a fresh tree, or on a tree restored from
-//! a snapshot taken midway, gives the same digest as the original.
+//! a snapshot taken midway, gives the same digest as the original; and a
+//! snapshot view taken midway still encodes the midway tree at the end.
 
 use bytes::Bytes;
 use datatree::{AuthContext, DataTree, RequestContext, Txn, WriteOp};
@@ -60,7 +61,9 @@ proptest! {
                 log.push(txn.to_bytes());
             }
             if index == cut {
-                snapshot = Some((tree.serialize_snapshot(), log.len()));
+                // The view is encoded only after the rest of the history has
+                // been applied: it must still show the tree as of the cut.
+                snapshot = Some((tree.serialize_snapshot(), tree.snapshot_view(), log.len()));
             }
         }
         let mut replayed = DataTree::new();
@@ -68,7 +71,8 @@ proptest! {
             replayed.apply(&Txn::from_bytes(bytes).unwrap());
         }
         prop_assert_eq!(replayed.digest(), tree.digest());
-        if let Some((bytes, logged)) = snapshot {
+        if let Some((bytes, view, logged)) = snapshot {
+            prop_assert!(view.encode() == bytes, "a view is not changed by later txns");
             let mut restored = DataTree::from_snapshot(&bytes).unwrap();
             for bytes in &log[logged..] {
                 restored.apply(&Txn::from_bytes(bytes).unwrap());

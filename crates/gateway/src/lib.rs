@@ -9,6 +9,9 @@
 //! - [`auth`]: bearer tokens → ZooKeeper digest identities.
 //! - [`sessions`]: the shared per-identity ZooKeeper sessions.
 //! - [`leases`]: leases = ZooKeeper sessions, resumable from their id anywhere.
+//! - [`metrics`]: the per-recipe and HTTP metrics; [`metrics_labels`] bounds their
+//!   label values; [`metrics_http`] counts requests and serves `GET /metrics`.
+//! - [`trace_context`]: request spans that join the caller's W3C trace.
 //! - [`routes`]: one module per resource, each with its own `router()`, mounted in
 //!   [`routes::api_router`].
 //! - [`app`] wires routes, OpenAPI (`/openapi.json`, docs at `/docs`) and the tower layers
@@ -20,10 +23,14 @@ pub mod config;
 pub mod error;
 pub mod https;
 pub mod leases;
+pub mod metrics;
+pub mod metrics_http;
+pub mod metrics_labels;
 pub mod problems;
 pub mod routes;
 pub mod sessions;
 pub mod state;
+pub mod trace_context;
 
 use axum::Router;
 use axum::http::{HeaderName, StatusCode};
@@ -49,13 +56,15 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .route(metrics_http::METRICS_PATH, axum::routing::get(metrics_http::metrics))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "no-route", "no such endpoint").into_response()
         })
         .layer(axum::middleware::map_response(problems::problems_only))
         .layer(axum::extract::DefaultBodyLimit::max(body_bytes_max))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics_http::track_requests))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(trace_context::request_span))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)
 }

@@ -20,6 +20,7 @@ use crate::auth::Identity;
 use crate::config::GatewayConfig;
 use crate::error::ApiError;
 use crate::leases::{LeaseId, LeaseTable};
+use crate::metrics::GatewayMetrics;
 use crate::sessions::SharedSessions;
 
 /// Cheap to clone: everything lives behind one `Arc`.
@@ -32,6 +33,7 @@ struct Inner {
     config: GatewayConfig,
     shared: SharedSessions,
     leases: LeaseTable,
+    metrics: GatewayMetrics,
 }
 
 impl AppState {
@@ -39,7 +41,8 @@ impl AppState {
     pub fn new(config: GatewayConfig) -> AppState {
         let shared = SharedSessions::new(config.ensemble.clone());
         let leases = LeaseTable::new(config.ensemble.clone());
-        AppState { inner: Arc::new(Inner { config, shared, leases }) }
+        let metrics = GatewayMetrics::new();
+        AppState { inner: Arc::new(Inner { config, shared, leases, metrics }) }
     }
 
     pub fn config(&self) -> &GatewayConfig {
@@ -62,5 +65,10 @@ impl AppState {
 
     pub fn leases(&self) -> &LeaseTable {
         &self.inner.leases
+    }
+
+    /// The gateway's metrics (served at `/metrics`).
+    pub fn metrics(&self) -> &GatewayMetrics {
+        &self.inner.metrics
     }
 }

@@ -10,6 +10,7 @@
 use std::sync::mpsc as std_mpsc;
 use std::thread;
 
+use datatree::SnapshotView;
 use proto::Zxid;
 use storage::{SnapshotStore, TxnLog};
 use tokio::sync::mpsc;
@@ -23,7 +24,8 @@ pub(crate) enum DurabilityJob {
     Append(Vec<(Zxid, Vec<u8>)>),
     /// A snapshot of the tree as of `zxid`; every txn up to `zxid` was
     /// appended before this job, so after saving it the log below it can go.
-    Snapshot { zxid: Zxid, bytes: Vec<u8> },
+    /// It is encoded on the snapshot thread, not on the request path.
+    Snapshot { zxid: Zxid, view: SnapshotView },
 }
 
 /// What the durability thread reports back to the processor.
@@ -125,7 +127,7 @@ impl Durability {
 struct SnapshotThread {
     thread: thread::JoinHandle<()>,
     /// Snapshots to save, with the zxid they are as of.
-    to_save: std_mpsc::Sender<(Zxid, Vec<u8>)>,
+    to_save: std_mpsc::Sender<(Zxid, SnapshotView)>,
     /// Zxids of saved snapshots: the log below each may be purged.
     purges: std_mpsc::Receiver<Zxid>,
 }
@@ -138,18 +140,21 @@ fn spawn_snapshot_thread(
     mut snapshots: Box<dyn SnapshotStore>,
     events: mpsc::UnboundedSender<DurabilityEvent>,
 ) -> SnapshotThread {
-    let (to_save, saves) = std_mpsc::channel::<(Zxid, Vec<u8>)>();
+    let (to_save, saves) = std_mpsc::channel::<(Zxid, SnapshotView)>();
     let (saved, purges) = std_mpsc::channel::<Zxid>();
     let thread = thread::Builder::new()
         .name("herald-snapshot".into())
         .spawn(move || {
-            for (zxid, bytes) in saves {
+            for (zxid, view) in saves {
+                let bytes = view.encode();
                 let result = snapshots
                     .save(zxid.0, &bytes)
                     .and_then(|()| snapshots.retain(SNAPSHOTS_RETAINED));
                 match result {
                     Ok(()) => {
                         tracing::info!(%zxid, bytes = bytes.len(), "snapshot saved");
+                        drop(bytes);
+                        crate::memory::return_free_memory();
                         let _ = saved.send(zxid);
                     }
                     Err(error) => {
@@ -172,7 +177,7 @@ struct Reporter {
 
 fn run(
     log: &mut dyn TxnLog,
-    to_save: &std_mpsc::Sender<(Zxid, Vec<u8>)>,
+    to_save: &std_mpsc::Sender<(Zxid, SnapshotView)>,
     purges: &std_mpsc::Receiver<Zxid>,
     inbox: &std_mpsc::Receiver<DurabilityJob>,
     events: &Reporter,
@@ -188,10 +193,10 @@ fn run(
                         unsynced = Some(*zxid);
                     }
                 }
-                DurabilityJob::Snapshot { zxid, bytes } => {
+                DurabilityJob::Snapshot { zxid, view } => {
                     // Everything the snapshot reflects is durable before it is saved.
                     sync_and_report(log, &mut unsynced, events)?;
-                    let _ = to_save.send((zxid, bytes));
+                    let _ = to_save.send((zxid, view));
                 }
             }
             job = inbox.try_recv().ok();

@@ -33,6 +33,7 @@ pub mod ensemble;
 pub mod four_letter;
 mod fsync_timing;
 mod listener;
+mod memory;
 mod messages;
 pub mod metrics;
 pub mod peer_transport;

@@ -20,9 +20,10 @@ use tracing_subscriber::{EnvFilter, Layer, Registry};
 /// The log filter when `RUST_LOG` is unset or unparsable.
 pub const LOG_FILTER_DEFAULT: &str = "info";
 /// Which spans are exported when OTLP is on, independent of `RUST_LOG`:
-/// the per-request spans are at debug level so logs stay quiet while traces
-/// still carry every request.
-pub const EXPORTED_SPANS_FILTER: &str = "info,server=debug";
+/// the node's per-request and per-ZAB-round spans and the gateway's request
+/// and recipe spans are at debug level, so logs stay quiet while traces still
+/// carry every request.
+pub const EXPORTED_SPANS_FILTER: &str = "info,server=debug,gateway=debug";
 /// The `service.name` spans carry unless `OTEL_SERVICE_NAME` says otherwise.
 pub const SERVICE_NAME_DEFAULT: &str = "herald";
 

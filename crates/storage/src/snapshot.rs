@@ -15,6 +15,11 @@ use crate::{Result, SnapshotStore, StorageError};
 /// Size of the pieces a snapshot is stored in.
 pub const SNAPSHOT_CHUNK_BYTES: usize = 1024 * 1024;
 
+/// redb's page cache for the snapshot database. Snapshots are written once
+/// and read only at start, so caching them buys nothing; redb's default (1 GiB)
+/// would keep a copy of the last snapshot resident beside the tree itself.
+pub const SNAPSHOT_DB_CACHE_BYTES: usize = 2 * 1024 * 1024;
+
 /// (zxid, chunk index) -> chunk bytes.
 const CHUNKS: TableDefinition<(i64, u32), &[u8]> = TableDefinition::new("snapshot_chunks");
 /// zxid -> (total length, crc32c of the whole snapshot, chunk count).
@@ -29,7 +34,7 @@ pub struct RedbSnapshotStore {
 impl RedbSnapshotStore {
     /// Opens the database at `path`, creating it (and its tables) if needed.
     pub fn open(path: &Path) -> Result<RedbSnapshotStore> {
-        let db = Database::create(path)?;
+        let db = Database::builder().set_cache_size(SNAPSHOT_DB_CACHE_BYTES).create(path)?;
         let store = RedbSnapshotStore { db };
         // Create the tables up front so readers never meet a missing table.
         store.write(|_, _| Ok(()))?;

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use proto::Zxid;
 
 use crate::node::{Flow, Node, send};
-use crate::{Action, LearnerType, PeerMessage, ServerId};
+use crate::{Action, LearnerCounts, LearnerType, PeerMessage, ServerId};
 
 /// Where the leadership attempt stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +114,18 @@ impl Leader {
 
     pub(crate) fn serving(&self) -> bool {
         self.phase == Phase::Serving
+    }
+
+    pub(crate) fn learner_counts(&self) -> LearnerCounts {
+        let mut counts = LearnerCounts::default();
+        for link in self.links.values() {
+            match link.stage {
+                Stage::UpToDate if link.is_follower() => counts.synced_followers += 1,
+                Stage::UpToDate => {}
+                _ => counts.pending_syncs += 1,
+            }
+        }
+        counts
     }
 
     pub(crate) fn handle(

@@ -15,8 +15,8 @@ use election_core::PeerState;
 use proto::Zxid;
 
 use crate::{
-    Action, ElectionConfig, Epochs, LearnerType, Peer, PeerConfig, PeerMessage, Proposal,
-    QuorumConfig, Recovered, Role, ServerId,
+    Action, ElectionConfig, Epochs, LearnerCounts, LearnerType, Peer, PeerConfig, PeerMessage,
+    Proposal, QuorumConfig, Recovered, Role, ServerId,
 };
 
 pub(crate) fn id(n: u64) -> ServerId {

@@ -498,3 +498,24 @@ fn a_trunc_above_zero_below_the_snapshot_resets_and_registers_again() {
         "it lacks the txns up to 1:4 and must register again: {actions:?}"
     );
 }
+
+#[test]
+fn learner_counts_follow_sync_progress_and_leave_observers_out_of_synced_followers() {
+    let mut leader = serving_leader(config(1, &[1, 2, 3], &[4]));
+    let counts = |peer: &Peer| peer.learner_counts().expect("a leader");
+    assert_eq!(counts(&leader), LearnerCounts { synced_followers: 1, pending_syncs: 0 });
+
+    let info = PeerMessage::FollowerInfo {
+        accepted_epoch: 1,
+        last_zxid: zxid(1, 3),
+        learner_type: LearnerType::Observer,
+    };
+    leader.handle_message(id(4), info);
+    leader.handle_message(id(4), PeerMessage::AckEpoch { current_epoch: 1, last_zxid: zxid(1, 3) });
+    assert_eq!(counts(&leader), LearnerCounts { synced_followers: 1, pending_syncs: 1 });
+    leader.handle_message(id(4), PeerMessage::Ack { zxid: zxid(1, 3) });
+    assert_eq!(counts(&leader), LearnerCounts { synced_followers: 1, pending_syncs: 0 });
+
+    let follower = serving_follower(config(2, &[1, 2, 3], &[]));
+    assert_eq!(follower.learner_counts(), None);
+}

@@ -21,6 +21,7 @@ use utoipa_axum::routes;
 
 use crate::auth::Identity;
 use crate::error::{ApiError, Problem};
+use crate::metrics::SseKind;
 use crate::state::AppState;
 
 /// SSE header naming the last event a reconnecting subscriber saw.
@@ -254,7 +255,8 @@ async fn stream(
         return Err(ApiError::bad_request("after must be at least -1"));
     }
     let changes = store(&state, &identity).await?.changes(&namespace, &key, after)?;
-    Ok(Sse::new(events(changes)).keep_alive(KeepAlive::default()))
+    let events = state.metrics().sse_stream(SseKind::Config, events(changes));
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }
 
 /// Turns the change stream into SSE events; an error becomes one `error` event, then

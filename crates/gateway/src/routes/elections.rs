@@ -20,6 +20,7 @@ use super::model::{Encoding, SseEvent, decode_data, encode_data};
 use crate::auth::Identity;
 use crate::error::{ApiError, Problem};
 use crate::leases::LeaseId;
+use crate::metrics::SseKind;
 use crate::state::AppState;
 
 /// Parent of every election's directory.
@@ -163,7 +164,9 @@ async fn observe(
     let dir = directory(ELECTIONS_ROOT, &name)?;
     let client = state.client(&identity).await?;
     let watcher = election::watch(&client, &dir).await?;
-    Ok(Sse::new(leader_changes(client, dir, watcher)).keep_alive(KeepAlive::default()))
+    let changes =
+        state.metrics().sse_stream(SseKind::Election, leader_changes(client, dir, watcher));
+    Ok(Sse::new(changes).keep_alive(KeepAlive::default()))
 }
 
 /// Where an observer stream is: what it last sent, and whether it is over.

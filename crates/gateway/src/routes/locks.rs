@@ -15,6 +15,8 @@ use crate::auth::Identity;
 use crate::error::{ApiError, Problem};
 use crate::leases::LeaseId;
 use crate::state::AppState;
+use crate::trace_context::recipe_span;
+use tracing::Instrument;
 
 /// Parent of every lock's directory.
 pub const LOCKS_ROOT: &str = "/herald/locks";
@@ -93,7 +95,11 @@ async fn acquire_lock(
         LockMode::Read => ContenderKind::Read,
     };
     let lock_delay = lock::lock_delay_from_ms(request.lock_delay_ms)?;
-    let grant = lock::acquire_with_delay(&client, &dir, kind, b"", wait, lock_delay).await?;
+    let started = std::time::Instant::now();
+    let grant = lock::acquire_with_delay(&client, &dir, kind, b"", wait, lock_delay)
+        .instrument(recipe_span("lock.acquire", &name))
+        .await?;
+    state.metrics().lock_granted(&name, grant.token, started.elapsed());
     Ok(Json(Granted { token: grant.token, node: grant.node, lock_delayed: grant.lock_delayed }))
 }
 
@@ -115,7 +121,10 @@ async fn release_lock(
 ) -> Result<StatusCode, ApiError> {
     let dir = directory(LOCKS_ROOT, &name)?;
     let client = state.lease_client(&identity, &LeaseId::decode(&request.lease)?).await?;
-    lock::release(&client, &dir, request.token).await?;
+    lock::release(&client, &dir, request.token)
+        .instrument(recipe_span("lock.release", &name))
+        .await?;
+    state.metrics().lock_released(&name, request.token);
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -23,6 +23,8 @@ use crate::auth::Identity;
 use crate::error::{ApiError, Problem};
 use crate::leases::LeaseId;
 use crate::state::AppState;
+use crate::trace_context::recipe_span;
+use tracing::Instrument;
 
 /// Visibility timeout of a claim that does not name one.
 pub const VISIBILITY_TIMEOUT_MS_DEFAULT: u64 = 30_000;
@@ -134,6 +136,7 @@ async fn enqueue(
             delay_ms: request.delay_ms,
             idempotency_key,
         })
+        .instrument(recipe_span("queue.enqueue", &name))
         .await?;
     let status = if enqueued.duplicate { StatusCode::OK } else { StatusCode::CREATED };
     Ok((status, Json(EnqueuedView { id: enqueued.id.to_string(), duplicate: enqueued.duplicate })))
@@ -190,6 +193,7 @@ async fn claim(
                 .unwrap_or(VISIBILITY_TIMEOUT_MS_DEFAULT),
             wait_ms: request.wait_ms,
         })
+        .instrument(recipe_span("queue.claim", &name))
         .await?;
     Ok(match claimed {
         None => StatusCode::NO_CONTENT.into_response(),
@@ -259,7 +263,10 @@ async fn nack(
     let queue = open(state.client(&identity).await?, &name).await?;
     let outcome = match queue.nack(receipt, delay_ms).await? {
         NackOutcome::Requeued => "requeued",
-        NackOutcome::DeadLettered => "dead_lettered",
+        NackOutcome::DeadLettered => {
+            state.metrics().dead_lettered(&name);
+            "dead_lettered"
+        }
     };
     Ok(Json(NackView { outcome: outcome.to_owned() }))
 }
@@ -322,6 +329,7 @@ async fn stats(
 ) -> Result<Json<StatsView>, ApiError> {
     let queue = open(state.client(&identity).await?, &name).await?;
     let stats = queue.stats().await?;
+    state.metrics().queue_stats(&name, stats.depth, stats.in_flight);
     Ok(Json(StatsView {
         depth: stats.depth,
         in_flight: stats.in_flight,

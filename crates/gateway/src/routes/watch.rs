@@ -14,6 +14,7 @@ use zookeeper_client::{AddWatchMode, EventType, PersistentWatcher};
 use super::model::{SseEvent, znode_path};
 use crate::auth::Identity;
 use crate::error::{ApiError, Problem};
+use crate::metrics::SseKind;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -56,7 +57,8 @@ async fn watch(
         if params.recursive { AddWatchMode::PersistentRecursive } else { AddWatchMode::Persistent };
     let client = state.client(&identity).await?;
     let watcher = client.watch(&path, mode).await?;
-    Ok(Sse::new(changes(watcher)).keep_alive(KeepAlive::default()))
+    let changes = state.metrics().sse_stream(SseKind::Watch, changes(watcher));
+    Ok(Sse::new(changes).keep_alive(KeepAlive::default()))
 }
 
 fn changes(watcher: PersistentWatcher) -> impl Stream<Item = Result<Event, Infallible>> {

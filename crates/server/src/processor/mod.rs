@@ -9,11 +9,13 @@
 //! - [`requests`]: turns each client request into tree calls and a reply.
 //! - [`sessions`]: connect, reconnect, close and expiry of sessions.
 //! - [`release`]: the queue that holds outputs until their txns are durable.
+//! - `replication`: the ensemble driver; `zab_spans`: its per-round spans.
 
 mod release;
 mod replication;
 mod requests;
 mod sessions;
+mod zab_spans;
 
 pub(crate) use replication::{Replica, StatusReport};
 
@@ -294,8 +296,8 @@ impl Processor {
         self.txns_since_snapshot += 1;
         if self.txns_since_snapshot >= self.config.snapshot_every_txns {
             self.flush_log();
-            let bytes = self.tree.serialize_snapshot();
-            self.durability.submit(DurabilityJob::Snapshot { zxid, bytes });
+            let view = self.tree.snapshot_view();
+            self.durability.submit(DurabilityJob::Snapshot { zxid, view });
             self.txns_since_snapshot = 0;
         }
         (zxid, outcome)

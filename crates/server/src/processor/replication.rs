@@ -35,6 +35,7 @@ use tokio::sync::{OwnedSemaphorePermit, watch};
 
 use super::Processor;
 use super::requests::{PlannedWrite, ReplyShape, plan_write, refusal_response, write_response};
+use super::zab_spans::ZabSpans;
 use crate::durability::DurabilityJob;
 use crate::ensemble::epochs::EpochsFile;
 use crate::ensemble::{ForwardedOp, PeerFrame, PeerLink, Refusal};
@@ -130,6 +131,8 @@ pub(crate) struct Replica {
     last_sync: Option<SyncKind>,
     /// When the member last started looking: election time is measured to serving.
     looking_since: Option<std::time::Instant>,
+    /// Leader: open proposal and learner-sync spans.
+    zab_spans: ZabSpans,
 }
 
 impl Replica {
@@ -162,6 +165,7 @@ impl Replica {
             sync_since_looking: SyncKind::Diff,
             last_sync: None,
             looking_since: Some(std::time::Instant::now()),
+            zab_spans: ZabSpans::default(),
         }
     }
 
@@ -176,6 +180,14 @@ impl Replica {
 
     pub(super) fn is_leader(&self) -> bool {
         matches!(self.role, Role::Leading { serving: true, .. })
+    }
+
+    /// `synced_followers` / `pending_syncs` for `mntr` and `/metrics`: refreshed
+    /// once per tick (cheap: one pass over the leader's learners), zero off the leader.
+    fn publish_learner_counts(&self) {
+        let counts = self.peer.learner_counts().unwrap_or_default();
+        self.status.stats.set_synced_followers(counts.synced_followers);
+        self.status.stats.set_pending_syncs(counts.pending_syncs);
     }
 
     fn leader(&self) -> Option<ServerId> {
@@ -206,6 +218,7 @@ impl Processor {
     pub(super) fn peer_tick(&mut self) -> Result<(), String> {
         let actions = self.replica().peer.tick();
         self.execute(actions)?;
+        self.replica().publish_learner_counts();
         // A dead leader closes its connections; noticing that now rather
         // than after the sync limit's silence is most of a fast failover.
         let replica = self.replica();
@@ -453,7 +466,9 @@ impl Processor {
         match self.replica().peer.propose(bytes) {
             Ok((assigned, actions)) => {
                 debug_assert_eq!(assigned, zxid, "next_zxid and propose agree");
-                self.replica().last_proposed = zxid;
+                let replica = self.replica();
+                replica.last_proposed = zxid;
+                replica.zab_spans.proposed(zxid, &txn.body);
                 if let Err(error) = self.execute(actions) {
                     tracing::error!(%error, "replication failed");
                 }
@@ -557,7 +572,9 @@ impl Processor {
         for action in actions {
             match action {
                 Action::Send { to, message } => {
-                    self.replica().link.send(to, PeerFrame::Zab(message))
+                    let replica = self.replica();
+                    replica.zab_spans.sending(to, &message);
+                    replica.link.send(to, PeerFrame::Zab(message))
                 }
                 Action::PersistEpochs(epochs) => {
                     self.replica().epochs.store(epochs).map_err(|error| error.to_string())?
@@ -576,6 +593,7 @@ impl Processor {
                 Action::SendSnapshot { to } => {
                     let zxid = self.tree.last_zxid();
                     let snapshot = Bytes::from(self.tree.serialize_snapshot());
+                    self.replica().zab_spans.sync_started(to, "snap");
                     self.replica()
                         .link
                         .send(to, PeerFrame::Zab(PeerMessage::Snap { zxid, snapshot }));
@@ -603,6 +621,7 @@ impl Processor {
         let outcome = self.tree.apply(&txn);
         let applied = self.tree.last_zxid();
         let replica = self.replica();
+        replica.zab_spans.committed(applied);
         replica.outstanding.applied_through(applied);
         while replica.unapplied.front().is_some_and(|front| front.zxid <= applied) {
             replica.unapplied.pop_front();
@@ -637,8 +656,8 @@ impl Processor {
         self.txns_since_snapshot += 1;
         if self.txns_since_snapshot >= self.config.snapshot_every_txns {
             self.flush_log();
-            let bytes = self.tree.serialize_snapshot();
-            self.durability.submit(DurabilityJob::Snapshot { zxid: applied, bytes });
+            let view = self.tree.snapshot_view();
+            self.durability.submit(DurabilityJob::Snapshot { zxid: applied, view });
             self.txns_since_snapshot = 0;
         }
         Ok(())
@@ -742,6 +761,7 @@ impl Processor {
         }
         match role {
             Role::Looking => {
+                self.replica().zab_spans.clear();
                 self.drop_clients();
                 // ZooKeeper's fastForwardDataBase: the tree is again snapshot +
                 // whole log; a new leader's TRUNC or SNAP corrects it if needed.
