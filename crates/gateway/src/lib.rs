@@ -16,10 +16,12 @@
 //!   [`routes::api_router`].
 //! - [`app`] wires routes, OpenAPI (`/openapi.json`, docs at `/docs`) and the tower layers
 //!   (request ids, body limit, timeout, auth).
+//! - [`serve`] serves it over plain HTTP; [`https`] over TLS (`serve_tls`).
 
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod https;
 pub mod leases;
 pub mod metrics;
 pub mod metrics_http;
@@ -39,6 +41,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 pub use config::{DigestIdentity, GatewayConfig};
 pub use error::{ApiError, Problem};
+pub use https::serve_tls;
 pub use state::AppState;
 
 /// Header carrying the request id (set if the caller did not send one, echoed back).

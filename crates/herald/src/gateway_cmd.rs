@@ -1,10 +1,12 @@
 //! `herald gateway` and the REST API that `herald dev` serves beside its node.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use clap::Args;
 use gateway::{AppState, GatewayConfig};
+use server::tls::{ReloadingAcceptor, TlsFiles};
 
 /// Default address of the REST API.
 pub const HTTP_LISTEN_DEFAULT: &str = "127.0.0.1:8181";
@@ -19,6 +21,38 @@ pub struct GatewayArgs {
     pub listen: SocketAddr,
     #[command(flatten)]
     pub options: GatewayOptions,
+    #[command(flatten)]
+    pub tls: GatewayTlsArgs,
+}
+
+/// HTTPS for `herald gateway`: the certificate files are re-read when they
+/// change, so a rotation needs no restart.
+#[derive(Args, Clone, Default)]
+pub struct GatewayTlsArgs {
+    /// PEM certificate chain; serves HTTPS instead of HTTP. Needs --tls-key-file.
+    #[arg(long, requires = "tls_key_file", env = "HERALD_HTTP_TLS_CERT_FILE")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of --tls-cert-file.
+    #[arg(long, requires = "tls_cert_file", env = "HERALD_HTTP_TLS_KEY_FILE")]
+    pub tls_key_file: Option<PathBuf>,
+    /// PEM CA bundle: clients must present a certificate it signed (mutual TLS).
+    #[arg(long, requires = "tls_cert_file", env = "HERALD_HTTP_TLS_CLIENT_CA_FILE")]
+    pub tls_client_ca_file: Option<PathBuf>,
+}
+
+impl GatewayTlsArgs {
+    /// The loaded acceptor when HTTPS is asked for; a broken file fails the start.
+    pub fn acceptor(&self) -> anyhow::Result<Option<ReloadingAcceptor>> {
+        let (cert, key) = match (&self.tls_cert_file, &self.tls_key_file) {
+            (None, None) if self.tls_client_ca_file.is_none() => return Ok(None),
+            (Some(cert), Some(key)) => (cert.clone(), key.clone()),
+            _ => bail!(
+                "--tls-cert-file and --tls-key-file go together (--tls-client-ca-file needs both)"
+            ),
+        };
+        let files = TlsFiles { cert, key, client_ca: self.tls_client_ca_file.clone() };
+        ReloadingAcceptor::load(files).map(Some).context("loading the gateway's TLS files")
+    }
 }
 
 /// Options shared by `herald gateway` and `herald dev`.
@@ -58,11 +92,48 @@ pub async fn serve(
     gateway::serve(listener, AppState::new(config), shutdown).await.context("serving the REST API")
 }
 
+/// Serves the REST API over HTTPS until `shutdown` resolves.
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    config: GatewayConfig,
+    acceptor: ReloadingAcceptor,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    gateway::serve_tls(listener, AppState::new(config), move || acceptor.current(), shutdown)
+        .await
+        .context("serving the REST API over HTTPS")
+}
+
 /// `herald gateway`: the REST API as a client of an existing ensemble.
 pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     let config = args.options.config(args.ensemble.clone())?;
+    let acceptor = args.tls.acceptor()?;
     let listener = bind(args.listen).await?;
-    println!("herald gateway: REST API on http://{} (docs at /docs)", listener.local_addr()?);
+    let scheme = if acceptor.is_some() { "https" } else { "http" };
+    println!("herald gateway: REST API on {scheme}://{} (docs at /docs)", listener.local_addr()?);
     println!("herald gateway: ensemble {}", args.ensemble);
-    serve(listener, config, crate::shutdown_signal()).await
+    match acceptor {
+        Some(acceptor) => serve_tls(listener, config, acceptor, crate::shutdown_signal()).await,
+        None => serve(listener, config, crate::shutdown_signal()).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_flags_are_all_or_nothing() {
+        assert!(GatewayTlsArgs::default().acceptor().unwrap().is_none(), "no flags, plain HTTP");
+        let ca_only =
+            GatewayTlsArgs { tls_client_ca_file: Some("ca.pem".into()), ..Default::default() };
+        assert!(ca_only.acceptor().is_err());
+        let missing = GatewayTlsArgs {
+            tls_cert_file: Some("absent.pem".into()),
+            tls_key_file: Some("absent.key".into()),
+            tls_client_ca_file: None,
+        };
+        let error = format!("{:#}", missing.acceptor().err().expect("absent files fail"));
+        assert!(error.contains("absent.pem"), "{error}");
+    }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use server::config::{EnsembleConfig, EnsembleMember, ServerRole};
+use server::config::{EnsembleConfig, EnsembleMember, PeerTlsFiles, ServerRole};
 use server::{Mode, NodeStatus, RunningServer, ServerConfig, SyncKind};
 
 /// Flags of `herald server` that override the configuration file (handy
@@ -39,6 +39,16 @@ pub struct ServerFlags {
     /// Txns a leader keeps to catch a member up one by one; further behind, a snapshot.
     #[arg(long)]
     pub sync_diff_txns_max: Option<usize>,
+    /// Mutual TLS between members: this member's certificate (PEM); needs
+    /// --peer-tls-key-file and --peer-tls-ca-file.
+    #[arg(long, requires_all = ["peer_tls_key_file", "peer_tls_ca_file"])]
+    pub peer_tls_cert_file: Option<PathBuf>,
+    /// The private key (PEM) of --peer-tls-cert-file.
+    #[arg(long, requires_all = ["peer_tls_cert_file", "peer_tls_ca_file"])]
+    pub peer_tls_key_file: Option<PathBuf>,
+    /// The CA (PEM) every member's certificate must chain to.
+    #[arg(long, requires_all = ["peer_tls_cert_file", "peer_tls_key_file"])]
+    pub peer_tls_ca_file: Option<PathBuf>,
 }
 
 impl ServerFlags {
@@ -73,6 +83,7 @@ impl ServerFlags {
                 ensemble.secret = previous.secret;
                 ensemble.peer_tick_ms = previous.peer_tick_ms;
                 ensemble.sync_diff_txns_max = previous.sync_diff_txns_max;
+                ensemble.peer_tls = previous.peer_tls;
             }
             config.ensemble = Some(ensemble);
         }
@@ -86,17 +97,38 @@ impl ServerFlags {
             if let Some(max) = self.sync_diff_txns_max {
                 ensemble.sync_diff_txns_max = max;
             }
+            if let Some(files) = self.peer_tls_files()? {
+                ensemble.peer_tls = Some(files);
+            }
             if let Some(path) = &self.secret_file {
                 let secret = std::fs::read_to_string(path)
                     .with_context(|| format!("--secret-file {}", path.display()))?;
                 ensemble.secret = Some(secret.trim().to_string());
             }
-        } else if self.id.is_some() || self.peer_listen.is_some() || self.secret_file.is_some() {
+        } else if self.id.is_some()
+            || self.peer_listen.is_some()
+            || self.secret_file.is_some()
+            || self.peer_tls_cert_file.is_some()
+        {
             bail!(
-                "--id, --peer-listen and --secret-file need an ensemble (--member or [ensemble])"
+                "--id, --peer-listen, --secret-file and --peer-tls-* need an ensemble (--member or [ensemble])"
             );
         }
         Ok(())
+    }
+
+    /// The three `--peer-tls-*` files, or none; clap enforces them together
+    /// on the command line, this covers flags built in code.
+    fn peer_tls_files(&self) -> anyhow::Result<Option<PeerTlsFiles>> {
+        match (&self.peer_tls_cert_file, &self.peer_tls_key_file, &self.peer_tls_ca_file) {
+            (None, None, None) => Ok(None),
+            (Some(cert), Some(key), Some(ca)) => {
+                Ok(Some(PeerTlsFiles { cert: cert.clone(), key: key.clone(), ca: ca.clone() }))
+            }
+            _ => bail!(
+                "--peer-tls-cert-file, --peer-tls-key-file and --peer-tls-ca-file go together"
+            ),
+        }
     }
 }
 
@@ -193,6 +225,26 @@ mod tests {
         let mut standalone = ServerConfig::new("127.0.0.1:2181".parse().unwrap(), "data");
         let lone_id = ServerFlags { id: Some(1), ..ServerFlags::default() };
         assert!(lone_id.apply(&mut standalone).is_err(), "--id alone names no ensemble");
+    }
+
+    #[test]
+    fn peer_tls_flags_reach_the_ensemble_all_together() {
+        let mut config = ServerConfig::new("127.0.0.1:2181".parse().unwrap(), "data");
+        let flags = ServerFlags {
+            id: Some(1),
+            peer_listen: Some("127.0.0.1:3181".parse().unwrap()),
+            members: vec!["1=127.0.0.1:3181".into()],
+            peer_tls_cert_file: Some("peer.pem".into()),
+            peer_tls_key_file: Some("peer.key".into()),
+            peer_tls_ca_file: Some("ca.pem".into()),
+            ..ServerFlags::default()
+        };
+        flags.apply(&mut config).unwrap();
+        let files = config.ensemble.unwrap().peer_tls.expect("peer TLS set");
+        assert_eq!(files.ca, PathBuf::from("ca.pem"));
+        let mut config = ServerConfig::new("127.0.0.1:2181".parse().unwrap(), "data");
+        let partial = ServerFlags { peer_tls_ca_file: None, ..flags };
+        assert!(partial.apply(&mut config).is_err(), "a CA-less peer TLS is refused");
     }
 
     #[test]

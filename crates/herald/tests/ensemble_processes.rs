@@ -381,3 +381,53 @@ async fn a_session_on_a_killed_member_moves_with_its_ephemerals() {
     let stat = moved.check_stat("/mine").await.unwrap().expect("the ephemeral survived");
     assert_eq!(stat.ephemeral_owner, session.0);
 }
+
+/// One certificate for every member (SAN 127.0.0.1, usable as TLS server and
+/// client) signed by a CA made here; returns (cert, key, CA) paths.
+fn write_peer_certificates(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer};
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    params.extended_key_usages =
+        vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
+    let certificate = params.signed_by(&key, &issuer).unwrap();
+    let paths = (dir.join("peer.pem"), dir.join("peer.key"), dir.join("ca.pem"));
+    std::fs::write(&paths.0, certificate.pem()).unwrap();
+    std::fs::write(&paths.1, key.serialize_pem()).unwrap();
+    std::fs::write(&paths.2, ca.pem()).unwrap();
+    paths
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_with_peer_mutual_tls_form_and_replicate() {
+    let certificates = tempfile::tempdir().unwrap();
+    let (cert, key, ca) = write_peer_certificates(certificates.path());
+    let ensemble = Ensemble::start(&[
+        &format!("--peer-tls-cert-file={}", cert.display()),
+        &format!("--peer-tls-key-file={}", key.display()),
+        &format!("--peer-tls-ca-file={}", ca.display()),
+    ])
+    .await;
+    let writer = ensemble.client(&[ensemble.leader()]).await;
+    writer.create("/over-tls", b"sealed", &persistent()).await.unwrap();
+    let reader = ensemble.client(&[ensemble.followers()[0]]).await;
+    reader.sync("/over-tls").await.unwrap();
+    assert_eq!(reader.get_data("/over-tls").await.unwrap().0, b"sealed");
+
+    // A plaintext member would greet first with "HRLD"; a TLS one waits for a
+    // ClientHello and closes on anything else.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut probe =
+        tokio::net::TcpStream::connect(("127.0.0.1", ensemble.peer_ports[0])).await.unwrap();
+    probe.write_all(&[0u8; 64]).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(SETTLE_DEADLINE, probe.read_to_end(&mut answer))
+        .await
+        .expect("the TLS peer port closes on garbage");
+    assert!(!answer.starts_with(b"HRLD"), "the peer port spoke plaintext: {answer:?}");
+}

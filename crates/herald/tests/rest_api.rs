@@ -82,3 +82,74 @@ fn dev_serves_the_rest_api_and_gateway_serves_it_for_an_ensemble() {
     assert!(status.contains("200"), "{status} {body}");
     assert!(body.contains(r#""data":"hi""#), "{body}");
 }
+
+/// A CA and a `localhost` server certificate from it, written under `dir`;
+/// returns (cert, key) paths and the CA certificate.
+fn write_gateway_certificate(
+    dir: &std::path::Path,
+) -> (std::path::PathBuf, std::path::PathBuf, rcgen::Certificate) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let certificate = CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &Issuer::new(ca_params, ca_key))
+        .unwrap();
+    let (cert_file, key_file) = (dir.join("gateway.pem"), dir.join("gateway.key"));
+    std::fs::write(&cert_file, certificate.pem()).unwrap();
+    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    (cert_file, key_file, ca)
+}
+
+#[test]
+fn gateway_serves_https_from_its_certificate_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert_file, key_file, ca) = write_gateway_certificate(dir.path());
+    let (_gateway, addresses) = start(
+        &[
+            "gateway",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-cert-file",
+            cert_file.to_str().unwrap(),
+            "--tls-key-file",
+            key_file.to_str().unwrap(),
+        ],
+        &["herald gateway: REST API on https://"],
+    );
+    let address = &addresses[0];
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.der().clone()).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    let connection = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
+    let socket = TcpStream::connect(address).unwrap();
+    socket.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    let mut tls = rustls::StreamOwned::new(connection, socket);
+    tls.write_all(b"GET /healthz HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = Vec::new();
+    // A peer closing without close_notify is an error here; the bytes read count.
+    let _ = tls.read_to_end(&mut response);
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+
+    // Plain HTTP on the HTTPS port: the server may close before the write
+    // or the read ends, so only what was read is judged.
+    let mut plain = TcpStream::connect(address).unwrap();
+    plain.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    let _ = plain.write_all(b"GET /healthz HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n");
+    let mut answer = Vec::new();
+    let _ = plain.read_to_end(&mut answer);
+    assert!(!answer.starts_with(b"HTTP/"), "plain HTTP got an HTTP answer: {answer:?}");
+}

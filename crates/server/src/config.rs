@@ -107,6 +107,18 @@ pub struct EnsembleConfig {
     /// Txns a leader keeps in memory to catch a member up one by one (DIFF);
     /// a member further behind gets a snapshot (SNAP).
     pub sync_diff_txns_max: usize,
+    /// When set, every peer connection is mutual TLS with these files.
+    pub peer_tls: Option<PeerTlsFiles>,
+}
+
+/// PEM files for mutual TLS between members: each member presents `cert`
+/// both when it dials and when it accepts, and trusts only certificates
+/// chaining to `ca`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerTlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub ca: PathBuf,
 }
 
 impl EnsembleConfig {
@@ -120,6 +132,7 @@ impl EnsembleConfig {
             secret: None,
             peer_tick_ms: PEER_TICK_MS_DEFAULT,
             sync_diff_txns_max: SYNC_DIFF_TXNS_MAX_DEFAULT,
+            peer_tls: None,
         }
     }
 }

@@ -311,6 +311,7 @@ mod tests {
             secret: None,
             peer_tick_ms: 10,
             sync_diff_txns_max: 100,
+            peer_tls: None,
         });
         let node = NodeStatus::read(&stats, &config);
         let conf = answer("conf", &Whitelist::new(&words(&["conf"])), &node, &config);

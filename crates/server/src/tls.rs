@@ -4,7 +4,8 @@
 //! accepted connection checks the files' modification times and sizes, and a
 //! change rebuilds the acceptor before the handshake. A change that fails to
 //! load (a half-written file) keeps the previous certificate and logs why,
-//! so a rotation never takes the port down.
+//! so a rotation never takes the port down. The peer port and the gateway
+//! reuse the same reload rule ([`ReloadingTls`]) and PEM loading.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -19,7 +20,7 @@ use crate::config::ServerConfig;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
-    #[error("the secure client port needs {0}")]
+    #[error("TLS needs {0}")]
     Missing(&'static str),
     #[error("cannot read {path}: {source}")]
     Read { path: PathBuf, source: std::io::Error },
@@ -64,34 +65,49 @@ impl TlsFiles {
     }
 }
 
-struct Loaded {
+struct Loaded<T> {
     fingerprint: Vec<Option<(SystemTime, u64)>>,
-    acceptor: TlsAcceptor,
+    built: T,
+}
+
+/// Something built from PEM files (an acceptor, a connector pair) that is
+/// rebuilt when the files change; the one reload rule for every TLS port.
+pub struct ReloadingTls<T> {
+    files: TlsFiles,
+    build: fn(&TlsFiles) -> Result<T, TlsError>,
+    loaded: Mutex<Loaded<T>>,
 }
 
 /// A TLS acceptor that follows its certificate files.
-pub struct ReloadingAcceptor {
-    files: TlsFiles,
-    loaded: Mutex<Loaded>,
-}
+pub type ReloadingAcceptor = ReloadingTls<TlsAcceptor>;
 
-impl ReloadingAcceptor {
+impl ReloadingTls<TlsAcceptor> {
     /// Loads the files now: a node does not start with a broken certificate.
     pub fn load(files: TlsFiles) -> Result<ReloadingAcceptor, TlsError> {
+        ReloadingTls::load_with(files, build_acceptor)
+    }
+}
+
+impl<T: Clone> ReloadingTls<T> {
+    /// Builds from the files now with `build`, which is used again on every change.
+    pub fn load_with(
+        files: TlsFiles,
+        build: fn(&TlsFiles) -> Result<T, TlsError>,
+    ) -> Result<ReloadingTls<T>, TlsError> {
         let fingerprint = files.fingerprint();
-        let acceptor = build_acceptor(&files)?;
-        Ok(ReloadingAcceptor { files, loaded: Mutex::new(Loaded { fingerprint, acceptor }) })
+        let built = build(&files)?;
+        Ok(ReloadingTls { files, build, loaded: Mutex::new(Loaded { fingerprint, built }) })
     }
 
-    /// The acceptor for the next handshake, rebuilt first if a file changed.
-    pub fn current(&self) -> TlsAcceptor {
+    /// What the next handshake uses, rebuilt first if a file changed.
+    pub fn current(&self) -> T {
         let mut loaded = self.loaded.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let fingerprint = self.files.fingerprint();
         if fingerprint != loaded.fingerprint {
-            match build_acceptor(&self.files) {
-                Ok(acceptor) => {
+            match (self.build)(&self.files) {
+                Ok(built) => {
                     tracing::info!(cert = %self.files.cert.display(), "TLS certificate reloaded");
-                    *loaded = Loaded { fingerprint, acceptor };
+                    *loaded = Loaded { fingerprint, built };
                 }
                 Err(error) => {
                     // Remember the broken state so it is not retried on every
@@ -101,7 +117,7 @@ impl ReloadingAcceptor {
                 }
             }
         }
-        loaded.acceptor.clone()
+        loaded.built.clone()
     }
 }
 
@@ -109,7 +125,8 @@ fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
     std::fs::read(path).map_err(|source| TlsError::Read { path: path.to_path_buf(), source })
 }
 
-fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+/// Every certificate in a PEM file; none is an error.
+pub fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let pem = read(path)?;
     let certificates: Vec<_> = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<_, _>>()
@@ -120,27 +137,48 @@ fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     Ok(certificates)
 }
 
-fn build_acceptor(files: &TlsFiles) -> Result<TlsAcceptor, TlsError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+/// The private key in a PEM file.
+pub fn private_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+    PrivateKeyDer::from_pem_slice(&read(path)?)
+        .map_err(|_| TlsError::Pem { path: path.to_path_buf(), what: "private key" })
+}
+
+/// The certificates of a CA bundle as trust anchors.
+pub fn root_store(path: &Path) -> Result<rustls::RootCertStore, TlsError> {
+    let mut roots = rustls::RootCertStore::empty();
+    for certificate in certificates(path)? {
+        roots.add(certificate)?;
+    }
+    Ok(roots)
+}
+
+/// The crypto every Herald TLS endpoint uses (ring: no C toolchain needed).
+pub fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A server configuration serving `files.cert`; with `files.client_ca`,
+/// clients must present a certificate chaining to it.
+pub fn server_config(files: &TlsFiles) -> Result<rustls::ServerConfig, TlsError> {
+    let provider = crypto_provider();
     let chain = certificates(&files.cert)?;
-    let key = PrivateKeyDer::from_pem_slice(&read(&files.key)?)
-        .map_err(|_| TlsError::Pem { path: files.key.clone(), what: "private key" })?;
+    let key = private_key(&files.key)?;
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?;
     let builder = match &files.client_ca {
         None => builder.with_no_client_auth(),
         Some(ca) => {
-            let mut roots = rustls::RootCertStore::empty();
-            for certificate in certificates(ca)? {
-                roots.add(certificate)?;
-            }
             let verifier =
-                WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider).build()?;
+                WebPkiClientVerifier::builder_with_provider(Arc::new(root_store(ca)?), provider)
+                    .build()?;
             builder.with_client_cert_verifier(verifier)
         }
     };
-    let config = builder.with_single_cert(chain, key)?;
-    Ok(TlsAcceptor::from(Arc::new(config)))
+    Ok(builder.with_single_cert(chain, key)?)
+}
+
+fn build_acceptor(files: &TlsFiles) -> Result<TlsAcceptor, TlsError> {
+    Ok(TlsAcceptor::from(Arc::new(server_config(files)?)))
 }
 
 #[cfg(test)]

@@ -63,6 +63,7 @@ impl Ensemble {
                 secret: Some("ensemble test secret".into()),
                 peer_tick_ms: PEER_TICK_MS_DEFAULT,
                 sync_diff_txns_max: SYNC_DIFF_TXNS_MAX_DEFAULT,
+                peer_tls: None,
             });
             configs.push(config);
             data.push(directory);

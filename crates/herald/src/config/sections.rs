@@ -121,6 +121,15 @@ pub struct EnsembleSection {
     /// Txns a leader keeps to catch a member up one by one; further behind, SNAP.
     #[serde(default = "sync_diff_txns_max_default")]
     pub sync_diff_txns_max: usize,
+    /// Mutual TLS between members: this member's certificate (PEM)...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_tls_cert_file: Option<PathBuf>,
+    /// ...its private key (PEM)...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_tls_key_file: Option<PathBuf>,
+    /// ...and the CA every member's certificate must chain to. All three or none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_tls_ca_file: Option<PathBuf>,
     #[serde(default)]
     pub members: Vec<MemberSection>,
 }
@@ -133,6 +142,9 @@ pub const ENSEMBLE_KEYS: &[&str] = &[
     "secret",
     "peer_tick_ms",
     "sync_diff_txns_max",
+    "peer_tls_cert_file",
+    "peer_tls_key_file",
+    "peer_tls_ca_file",
     "members",
 ];
 

@@ -195,6 +195,32 @@ fn member_ids_are_unique_and_a_participant_exists() {
 }
 
 #[test]
+fn peer_tls_takes_all_three_files_or_none() {
+    let with = |lines: &str| {
+        from_file(&THREE_MEMBERS.replace("me_from_hostname = true", &format!("me = 1\n{lines}")))
+    };
+    let none = with("").unwrap();
+    assert_eq!(none.server.ensemble.unwrap().peer_tls, None);
+    let all = with(
+        "peer_tls_cert_file = \"peer.pem\"\npeer_tls_key_file = \"peer.key\"\npeer_tls_ca_file = \"ca.pem\"",
+    )
+    .unwrap();
+    let files = all.server.ensemble.unwrap().peer_tls.expect("peer TLS configured");
+    assert_eq!(
+        (files.cert.to_str(), files.key.to_str(), files.ca.to_str()),
+        (Some("peer.pem"), Some("peer.key"), Some("ca.pem"))
+    );
+    let no_ca = with("peer_tls_cert_file = \"peer.pem\"\npeer_tls_key_file = \"peer.key\"");
+    assert!(problem(no_ca).starts_with("ensemble.peer_tls_ca_file: missing"));
+    let only_ca = with("peer_tls_ca_file = \"ca.pem\"");
+    assert!(problem(only_ca).starts_with("ensemble.peer_tls_cert_file: missing"));
+    let empty = with(
+        "peer_tls_cert_file = \"\"\npeer_tls_key_file = \"peer.key\"\npeer_tls_ca_file = \"ca.pem\"",
+    );
+    assert!(problem(empty).starts_with("ensemble.peer_tls_cert_file: must not be empty"));
+}
+
+#[test]
 fn tick_ms_is_bounded_at_both_ends() {
     let with_tick = |tick: u32| from_file(&format!("[server]\ntick_ms = {tick}\n"));
     assert!(problem(with_tick(0)).starts_with("server.tick_ms: must be 1..="));
@@ -290,6 +316,9 @@ fn the_key_lists_match_the_toml_shape() {
             secret: Some("x".into()),
             peer_tick_ms: 1,
             sync_diff_txns_max: 1,
+            peer_tls_cert_file: Some("peer.pem".into()),
+            peer_tls_key_file: Some("peer.key".into()),
+            peer_tls_ca_file: Some("ca.pem".into()),
             members: vec![sections::MemberSection {
                 id: 1,
                 peer_address: "a:1".into(),

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use server::ServerConfig;
-use server::config::{EnsembleConfig, EnsembleMember};
+use server::config::{EnsembleConfig, EnsembleMember, PeerTlsFiles};
 
 use super::sections::{EnsembleSection, FileConfig, RoleName};
 use super::{ConfigError, Effective, identity};
@@ -157,7 +157,37 @@ fn ensemble_config(ensemble: &EnsembleSection, me: u64) -> Result<EnsembleConfig
         secret: ensemble.secret.clone(),
         peer_tick_ms: ensemble.peer_tick_ms,
         sync_diff_txns_max: ensemble.sync_diff_txns_max,
+        peer_tls: peer_tls_files(ensemble)?,
     })
+}
+
+/// The peer TLS files: all three keys or none, so a half-configured member
+/// never silently falls back to plaintext.
+fn peer_tls_files(ensemble: &EnsembleSection) -> Result<Option<PeerTlsFiles>, ConfigError> {
+    let keys = [
+        ("ensemble.peer_tls_cert_file", &ensemble.peer_tls_cert_file),
+        ("ensemble.peer_tls_key_file", &ensemble.peer_tls_key_file),
+        ("ensemble.peer_tls_ca_file", &ensemble.peer_tls_ca_file),
+    ];
+    for (key, value) in keys {
+        if value.as_ref().is_some_and(|path| path.as_os_str().is_empty()) {
+            return Err(ConfigError::invalid(key, "must not be empty (leave it out for none)"));
+        }
+    }
+    match (&ensemble.peer_tls_cert_file, &ensemble.peer_tls_key_file, &ensemble.peer_tls_ca_file) {
+        (None, None, None) => Ok(None),
+        (Some(cert), Some(key), Some(ca)) => {
+            Ok(Some(PeerTlsFiles { cert: cert.clone(), key: key.clone(), ca: ca.clone() }))
+        }
+        _ => {
+            let (missing, _) =
+                keys.iter().find(|(_, value)| value.is_none()).expect("one is unset");
+            Err(ConfigError::invalid(
+                *missing,
+                "missing: peer TLS needs peer_tls_cert_file, peer_tls_key_file and peer_tls_ca_file together",
+            ))
+        }
+    }
 }
 
 /// `host:port` with a non-empty host and a port in 1..=65535.

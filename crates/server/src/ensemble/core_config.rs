@@ -85,6 +85,7 @@ mod tests {
             secret: None,
             peer_tick_ms: 10,
             sync_diff_txns_max: 100,
+            peer_tls: None,
         }
     }
 

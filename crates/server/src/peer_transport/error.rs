@@ -9,6 +9,8 @@ pub enum PeerTransportError {
     InvalidSettings(String),
     #[error("cannot listen for peers on {address}: {source}")]
     Bind { address: SocketAddr, source: std::io::Error },
+    #[error("peer TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// Why [`super::PeerTransport::send`] did not queue a message. Loss is normal

@@ -2,6 +2,8 @@
 //! then only frames are read from it and handed to the node. One live
 //! inbound connection per peer: a newer one from the same id replaces the
 //! older (a restarted peer re-dials before its old socket times out).
+//! With TLS configured, the TLS handshake comes first and the Herald
+//! handshake runs inside it, both under the same deadline.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -22,6 +24,7 @@ use super::handshake::{
 };
 use super::settings::PeerTransportSettings;
 use super::stats::TransportStats;
+use super::tls::{self, PeerStream, ReloadingPeerTls};
 
 /// Pause after a failed `accept` (e.g. out of file descriptors) so the
 /// loop does not spin while the condition lasts.
@@ -72,6 +75,7 @@ impl InboundRegistry {
 /// The accept loop's view of the transport, shared with connection tasks.
 pub struct Acceptor<M> {
     settings: Arc<PeerTransportSettings>,
+    tls: Option<Arc<ReloadingPeerTls>>,
     delivered: mpsc::Sender<(u64, M)>,
     registry: Arc<InboundRegistry>,
     pending_handshakes: Arc<Semaphore>,
@@ -91,13 +95,20 @@ impl InboundPeers {
 impl<M: DeserializeOwned + Send + 'static> Acceptor<M> {
     pub fn new(
         settings: Arc<PeerTransportSettings>,
+        tls: Option<Arc<ReloadingPeerTls>>,
         delivered: mpsc::Sender<(u64, M)>,
         stats: Arc<TransportStats>,
     ) -> (Self, InboundPeers) {
         let registry = Arc::new(InboundRegistry::default());
         let pending_handshakes = Arc::new(Semaphore::new(settings.pending_handshakes_max));
-        let acceptor =
-            Acceptor { settings, delivered, registry: registry.clone(), pending_handshakes, stats };
+        let acceptor = Acceptor {
+            settings,
+            tls,
+            delivered,
+            registry: registry.clone(),
+            pending_handshakes,
+            stats,
+        };
         (acceptor, InboundPeers(registry))
     }
 
@@ -142,13 +153,13 @@ impl<M: DeserializeOwned + Send + 'static> Acceptor<M> {
 
     async fn serve(
         self: Arc<Self>,
-        mut stream: TcpStream,
+        stream: TcpStream,
         remote: SocketAddr,
         permit: OwnedSemaphorePermit,
     ) {
         let deadline = Duration::from_millis(self.settings.handshake_timeout_ms);
-        let peer = match tokio::time::timeout(deadline, self.handshake(&mut stream)).await {
-            Ok(Ok(peer)) => peer,
+        let (peer, stream) = match tokio::time::timeout(deadline, self.handshake(stream)).await {
+            Ok(Ok(accepted)) => accepted,
             Ok(Err(error)) => {
                 tracing::warn!(%remote, %error, "peer handshake refused");
                 self.stats.count_handshake_refused();
@@ -173,11 +184,18 @@ impl<M: DeserializeOwned + Send + 'static> Acceptor<M> {
         self.registry.unregister(peer, generation);
     }
 
-    async fn handshake(&self, stream: &mut TcpStream) -> Result<u64, HandshakeError> {
+    /// TLS first when configured (a plaintext peer fails here: its bytes
+    /// are not a TLS ClientHello), then the Herald handshake.
+    async fn handshake(&self, stream: TcpStream) -> Result<(u64, PeerStream), HandshakeError> {
         stream.set_nodelay(true)?;
+        let mut stream: PeerStream = match &self.tls {
+            Some(tls) => tls::accept(tls, stream).await?,
+            None => Box::new(stream),
+        };
         let mut nonce: Nonce = [0; NONCE_BYTES];
         rand::fill(&mut nonce[..]);
         stream.write_all(&encode_greeting(&nonce)).await?;
+        stream.flush().await?;
         let mut head = [0u8; HELLO_HEAD_BYTES];
         stream.read_exact(&mut head).await?;
         let head = decode_hello_head(&head)?;
@@ -194,11 +212,12 @@ impl<M: DeserializeOwned + Send + 'static> Acceptor<M> {
             mac,
         )?;
         stream.write_all(&[PEER_HANDSHAKE_ACCEPTED]).await?;
-        Ok(peer)
+        stream.flush().await?;
+        Ok((peer, stream))
     }
 
     /// Delivers frames in order until the connection ends; returns why.
-    async fn read_until_closed(&self, peer: u64, stream: TcpStream) -> FrameError {
+    async fn read_until_closed(&self, peer: u64, stream: PeerStream) -> FrameError {
         let mut reader = BufReader::new(stream);
         let mut payload = Vec::new();
         loop {

@@ -14,6 +14,7 @@
 //! - `outbound`: one writer task per peer (dial, handshake, write, redial).
 //! - `inbound`: the accept loop and one reader task per peer connection.
 //! - `stats`: loss counters.
+//! - `tls`: optional mutual TLS under the handshake, reloaded with its files.
 
 mod backoff;
 mod error;
@@ -23,6 +24,7 @@ mod inbound;
 mod outbound;
 mod settings;
 mod stats;
+mod tls;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -96,12 +98,14 @@ where
         let local_addr = listener
             .local_addr()
             .map_err(|source| PeerTransportError::Bind { address: settings.listen, source })?;
+        let tls = settings.tls.as_ref().map(tls::load).transpose()?.map(Arc::new);
         let settings = Arc::new(settings);
         let stats = Arc::new(TransportStats::default());
         let (delivered, received) = mpsc::channel(settings.inbound_queue_depth);
         let (shutdown, shutdown_receiver) = watch::channel(false);
 
-        let (acceptor, inbound) = Acceptor::new(settings.clone(), delivered, stats.clone());
+        let (acceptor, inbound) =
+            Acceptor::new(settings.clone(), tls.clone(), delivered, stats.clone());
         let mut tasks = vec![tokio::spawn(acceptor.run(listener, shutdown_receiver))];
         let mut peers = BTreeMap::new();
         for (&peer, address) in settings.members.iter().filter(|(id, _)| **id != settings.me) {
@@ -112,12 +116,19 @@ where
                 address: address.clone(),
                 link: link.clone(),
                 settings: settings.clone(),
+                tls: tls.clone(),
                 stats: stats.clone(),
             };
             tasks.push(tokio::spawn(writer.run(queued)));
             peers.insert(peer, OutboundPeer { queue, link });
         }
-        tracing::info!(me = settings.me, %local_addr, peers = peers.len(), "peer transport started");
+        tracing::info!(
+            me = settings.me,
+            %local_addr,
+            peers = peers.len(),
+            tls = tls.is_some(),
+            "peer transport started"
+        );
         let transport = PeerTransport { local_addr, peers, inbound, stats, shutdown, tasks };
         Ok((transport, received))
     }

@@ -1,6 +1,7 @@
 //! One writer task per peer: dial (resolving the address afresh each time),
 //! handshake, then write queued messages until the connection breaks or a
-//! reset is requested; back off and dial again.
+//! reset is requested; back off and dial again. With TLS configured, the
+//! TLS handshake (verifying the acceptor's certificate) precedes the Herald one.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,6 +19,7 @@ use super::handshake::{
 };
 use super::settings::PeerTransportSettings;
 use super::stats::TransportStats;
+use super::tls::{self, PeerStream, ReloadingPeerTls};
 
 /// Bytes buffered before the writer hands them to the socket; frames are
 /// batched up to this and flushed whenever the queue runs empty.
@@ -64,6 +66,8 @@ pub struct Writer {
     pub address: String,
     pub link: Arc<PeerLink>,
     pub settings: Arc<PeerTransportSettings>,
+    /// Present when peer connections are mutual TLS.
+    pub tls: Option<Arc<ReloadingPeerTls>>,
     pub stats: Arc<TransportStats>,
 }
 
@@ -145,7 +149,7 @@ impl Writer {
     /// Resolves the peer's name now (it may have appeared since the last
     /// attempt), connects to the first address that answers and handshakes,
     /// all within the handshake deadline.
-    async fn dial(&self) -> Result<TcpStream, HandshakeError> {
+    async fn dial(&self) -> Result<PeerStream, HandshakeError> {
         let deadline = Duration::from_millis(self.settings.handshake_timeout_ms);
         tokio::time::timeout(deadline, async {
             let mut last_error = None;
@@ -163,13 +167,18 @@ impl Writer {
         .map_err(|_| HandshakeError::TimedOut)?
     }
 
-    async fn handshake(&self, mut stream: TcpStream) -> Result<TcpStream, HandshakeError> {
+    async fn handshake(&self, stream: TcpStream) -> Result<PeerStream, HandshakeError> {
         stream.set_nodelay(true)?;
+        let mut stream: PeerStream = match &self.tls {
+            Some(tls) => tls::connect(tls, &self.address, stream).await?,
+            None => Box::new(stream),
+        };
         let mut greeting = [0u8; GREETING_BYTES];
         stream.read_exact(&mut greeting).await?;
         let nonce = decode_greeting(&greeting)?;
         let hello = encode_hello(self.settings.me, &nonce, self.settings.secret.as_deref());
         stream.write_all(&hello).await?;
+        stream.flush().await?;
         let mut verdict = [0u8; 1];
         match stream.read_exact(&mut verdict).await {
             Ok(_) if verdict[0] == PEER_HANDSHAKE_ACCEPTED => Ok(stream),
@@ -183,10 +192,10 @@ impl Writer {
 
     async fn write_until_ended<M: Serialize>(
         &self,
-        stream: TcpStream,
+        stream: PeerStream,
         queue: &mut mpsc::Receiver<M>,
     ) -> Ending {
-        let (mut read_half, write_half) = stream.into_split();
+        let (mut read_half, write_half) = tokio::io::split(stream);
         let mut writer = BufWriter::with_capacity(PEER_WRITE_BUFFER_BYTES, write_half);
         let mut frame = Vec::new();
         let pump = async {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use crate::config::EnsembleConfig;
+use crate::config::{EnsembleConfig, PeerTlsFiles};
 
 use super::error::PeerTransportError;
 
@@ -40,6 +40,10 @@ pub struct PeerTransportSettings {
     pub members: BTreeMap<u64, String>,
     /// When set, a dialer must prove it knows it (HMAC-SHA256 over a nonce).
     pub secret: Option<String>,
+    /// When set, every connection is mutual TLS: both ends present a
+    /// certificate chaining to the CA, and the dialer checks the acceptor's
+    /// certificate names the host of the peer address it dialled.
+    pub tls: Option<PeerTlsFiles>,
     pub frame_bytes_max: usize,
     pub outbound_queue_depth: usize,
     pub inbound_queue_depth: usize,
@@ -57,6 +61,7 @@ impl PeerTransportSettings {
             listen,
             members,
             secret: None,
+            tls: None,
             frame_bytes_max: PEER_FRAME_BYTES_MAX,
             outbound_queue_depth: PEER_OUTBOUND_QUEUE_DEPTH_DEFAULT,
             inbound_queue_depth: PEER_INBOUND_QUEUE_DEPTH_DEFAULT,
@@ -76,6 +81,7 @@ impl PeerTransportSettings {
             .collect();
         let mut settings = Self::new(ensemble.me, ensemble.peer_listen, members);
         settings.secret = ensemble.secret.clone();
+        settings.tls = ensemble.peer_tls.clone();
         settings
     }
 
@@ -181,6 +187,11 @@ mod tests {
             secret: Some("s3cret".to_owned()),
             peer_tick_ms: PEER_TICK_MS_DEFAULT,
             sync_diff_txns_max: crate::config::SYNC_DIFF_TXNS_MAX_DEFAULT,
+            peer_tls: Some(PeerTlsFiles {
+                cert: "peer.pem".into(),
+                key: "peer.key".into(),
+                ca: "ca.pem".into(),
+            }),
         };
         let settings = PeerTransportSettings::from_ensemble(&ensemble);
         assert_eq!(settings.me, 2);
@@ -188,5 +199,6 @@ mod tests {
         assert_eq!(settings.members.len(), 2);
         assert_eq!(settings.secret.as_deref(), Some("s3cret"));
         assert_eq!(settings.listen, ensemble.peer_listen);
+        assert_eq!(settings.tls, ensemble.peer_tls);
     }
 }

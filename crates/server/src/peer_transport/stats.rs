@@ -23,8 +23,9 @@ pub struct PeerTransportStats {
     pub unsendable: u64,
     /// Connections (or pending dials) reset because a queue overflowed.
     pub resets: u64,
-    /// Inbound connections closed during the handshake: strangers, wrong
-    /// secrets, unknown ids, timeouts, or too many pending handshakes.
+    /// Inbound connections closed during the handshake: strangers, failed
+    /// TLS handshakes (no or untrusted certificate, plaintext on a TLS port),
+    /// wrong secrets, unknown ids, timeouts, or too many pending handshakes.
     pub handshakes_refused: u64,
 }
 

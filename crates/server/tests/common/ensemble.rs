@@ -53,6 +53,7 @@ impl Ensemble {
                 secret: Some("ensemble test secret".into()),
                 peer_tick_ms: PEER_TICK_MS_DEFAULT,
                 sync_diff_txns_max: SYNC_DIFF_TXNS_MAX_DEFAULT,
+                peer_tls: None,
             });
             running.push(RunningServer::start(config).await.expect("member starts"));
             data.push(directory);
