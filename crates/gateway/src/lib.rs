@@ -9,6 +9,7 @@
 //! - [`auth`]: bearer tokens → ZooKeeper digest identities.
 //! - [`sessions`]: the shared per-identity ZooKeeper sessions.
 //! - [`leases`]: leases = ZooKeeper sessions, resumable from their id anywhere.
+//! - [`lease_marker`]: a lease's deadline and keeper, shared by all gateway replicas.
 //! - [`routes`]: one module per resource, each with its own `router()`, mounted in
 //!   [`routes::api_router`].
 //! - [`app`] wires routes, OpenAPI (`/openapi.json`, docs at `/docs`) and the tower layers
@@ -17,6 +18,7 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod lease_marker;
 pub mod leases;
 pub mod problems;
 pub mod routes;

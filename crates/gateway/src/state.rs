@@ -30,15 +30,15 @@ pub struct AppState {
 
 struct Inner {
     config: GatewayConfig,
-    shared: SharedSessions,
+    shared: Arc<SharedSessions>,
     leases: LeaseTable,
 }
 
 impl AppState {
     /// Builds the state; no connection is made until a request needs one.
     pub fn new(config: GatewayConfig) -> AppState {
-        let shared = SharedSessions::new(config.ensemble.clone());
-        let leases = LeaseTable::new(config.ensemble.clone());
+        let shared = Arc::new(SharedSessions::new(config.ensemble.clone()));
+        let leases = LeaseTable::new(config.ensemble.clone(), shared.clone());
         AppState { inner: Arc::new(Inner { config, shared, leases }) }
     }
 
