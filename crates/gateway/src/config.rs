@@ -7,6 +7,8 @@ use recipes_config::ConfigSettings;
 use recipes_queue::QueueConfig;
 use recipes_queue::config::VISIBILITY_TIMEOUT_MS_MAX;
 
+use crate::services::{Route, Service};
+
 /// Largest request body accepted, in bytes: a ZooKeeper node holds at most 1 MiB of data,
 /// base64 inflates it by a third, and JSON framing adds a little.
 pub const BODY_BYTES_MAX_DEFAULT: usize = 1_500_000;
@@ -57,6 +59,10 @@ pub struct GatewayConfig {
     pub queue_visibility_timeout_ms: u64,
     /// Config store settings: history length, root.
     pub config_store: ConfigSettings,
+    /// The services this process serves itself; empty = all of them.
+    pub only: Vec<Service>,
+    /// Services forwarded to another gateway process.
+    pub routes: Vec<Route>,
 }
 
 /// A gateway configuration that cannot work.
@@ -68,6 +74,10 @@ pub enum ConfigInvalid {
     ConfigStore(#[from] recipes_config::ConfigError),
     #[error("queue visibility timeout must be 1..={max} ms, got {got}")]
     VisibilityTimeout { got: u64, max: u64 },
+    #[error("service {0} is both served here and routed elsewhere")]
+    ServedAndRouted(Service),
+    #[error("service {0} is routed twice")]
+    RoutedTwice(Service),
 }
 
 impl GatewayConfig {
@@ -80,7 +90,22 @@ impl GatewayConfig {
             queue: QueueConfig::default(),
             queue_visibility_timeout_ms: QUEUE_VISIBILITY_TIMEOUT_MS_DEFAULT,
             config_store: ConfigSettings::default(),
+            only: Vec::new(),
+            routes: Vec::new(),
         }
+    }
+
+    /// Whether this process serves `service` itself (it may also be routed elsewhere).
+    pub fn serves(&self, service: Service) -> bool {
+        if self.routes.iter().any(|route| route.service == service) {
+            return false;
+        }
+        self.only.is_empty() || self.only.contains(&service)
+    }
+
+    /// Where `service` is forwarded, if anywhere.
+    pub fn route_of(&self, service: Service) -> Option<&Route> {
+        self.routes.iter().find(|route| route.service == service)
     }
 
     /// Checks the recipe settings with the recipes' own bounds.
@@ -91,6 +116,14 @@ impl GatewayConfig {
         let got = self.queue_visibility_timeout_ms;
         if got == 0 || got > max {
             return Err(ConfigInvalid::VisibilityTimeout { got, max });
+        }
+        for (index, route) in self.routes.iter().enumerate() {
+            if self.only.contains(&route.service) {
+                return Err(ConfigInvalid::ServedAndRouted(route.service));
+            }
+            if self.routes[..index].iter().any(|earlier| earlier.service == route.service) {
+                return Err(ConfigInvalid::RoutedTwice(route.service));
+            }
         }
         Ok(())
     }
@@ -125,6 +158,22 @@ mod tests {
         config.queue.max_attempts = 1;
         config.config_store.history_versions = recipes_config::settings::HISTORY_VERSIONS_MAX + 1;
         assert!(matches!(config.validate(), Err(ConfigInvalid::ConfigStore(_))));
+    }
+
+    #[test]
+    fn a_service_is_served_here_routed_elsewhere_or_neither() {
+        let mut config = GatewayConfig::new("127.0.0.1:2181");
+        assert!(Service::ALL.iter().all(|service| config.serves(*service)));
+        config.only = vec![Service::Lock];
+        config.routes = vec!["queue=http://127.0.0.1:9".parse().unwrap()];
+        assert!(config.validate().is_ok());
+        assert!(config.serves(Service::Lock));
+        assert!(!config.serves(Service::Queue) && config.route_of(Service::Queue).is_some());
+        assert!(!config.serves(Service::Config) && config.route_of(Service::Config).is_none());
+        config.routes.push("queue=http://127.0.0.1:10".parse().unwrap());
+        assert!(matches!(config.validate(), Err(ConfigInvalid::RoutedTwice(Service::Queue))));
+        config.routes = vec!["lock=http://127.0.0.1:9".parse().unwrap()];
+        assert!(matches!(config.validate(), Err(ConfigInvalid::ServedAndRouted(Service::Lock))));
     }
 
     #[test]

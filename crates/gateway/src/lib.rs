@@ -10,6 +10,8 @@
 //! - [`sessions`]: the shared per-identity ZooKeeper sessions.
 //! - [`leases`]: leases = ZooKeeper sessions, resumable from their id anywhere.
 //! - [`lease_marker`]: a lease's deadline and keeper, shared by all gateway replicas.
+//! - [`services`]: the route groups (`leases`, `znodes`, `lock`, …) a process may serve
+//!   itself (`only`) or forward (`routes`); [`forward`] is that reverse proxy.
 //! - [`routes`]: one module per resource, each with its own `router()`, mounted in
 //!   [`routes::api_router`].
 //! - [`app`] wires routes, OpenAPI (`/openapi.json`, docs at `/docs`) and the tower layers
@@ -18,10 +20,12 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod forward;
 pub mod lease_marker;
 pub mod leases;
 pub mod problems;
 pub mod routes;
+pub mod services;
 pub mod sessions;
 pub mod state;
 

@@ -30,6 +30,14 @@ pub struct GatewayOptions {
     pub tokens: Vec<String>,
     #[command(flatten)]
     pub recipes: RecipeOptions,
+    /// Serve only this service (repeatable): leases, znodes, lock, election, queue,
+    /// config. Default: all of them.
+    #[arg(long = "only", value_name = "SERVICE")]
+    pub only: Vec<String>,
+    /// Forward a service to the gateway process that serves it (repeatable):
+    /// `SERVICE=http://host:port`. Its routes stay in this gateway's OpenAPI document.
+    #[arg(long = "route", value_name = "SERVICE=URL")]
+    pub routes: Vec<String>,
 }
 
 /// Queue and config defaults of the recipe routes (each unset flag keeps the default).
@@ -81,6 +89,12 @@ impl GatewayOptions {
             config.tokens.insert(token, identity);
         }
         self.recipes.apply(&mut config);
+        for service in &self.only {
+            config.only.push(service.parse().with_context(|| format!("--only {service}"))?);
+        }
+        for route in &self.routes {
+            config.routes.push(route.parse().with_context(|| format!("--route {route}"))?);
+        }
         config.validate().context("gateway recipe settings")?;
         Ok(config)
     }
@@ -114,6 +128,8 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use clap::Parser;
+
+    use gateway::services::Service;
 
     use super::*;
 
@@ -151,6 +167,12 @@ mod tests {
         assert!(parsed(&["--config-history-versions", &(max + 1).to_string()]).is_err());
         assert!(parsed(&["--queue-max-attempts", "0"]).is_err());
         assert!(parsed(&["--queue-visibility-timeout-ms", "0"]).is_err());
+        let split = parsed(&["--only", "lock", "--only", "znodes", "--route", "queue=http://q:1"])
+            .unwrap();
+        assert_eq!(split.only, [Service::Lock, Service::Znodes]);
+        assert!(!split.serves(Service::Queue) && split.route_of(Service::Queue).is_some());
+        assert!(parsed(&["--only", "queues"]).is_err());
+        assert!(parsed(&["--only", "queue", "--route", "queue=http://q:1"]).is_err());
         let defaults = parsed(&[]).unwrap();
         assert_eq!(defaults.queue, GatewayConfig::new("x").queue);
     }
