@@ -274,10 +274,13 @@ impl LeaseTable {
         };
         let record = MarkerRecord { keeper: self.replica, deadline_unix_ms };
         let live = deadline_unix_ms > marker::now_unix_ms();
-        if existing.is_some() && live {
+        let mut marker_missing = existing.is_none();
+        if !marker_missing && live {
             match marker::write(&shared, lease.session_id, &record).await {
-                // The lease just ended: resuming below answers 404.
-                Ok(()) | Err(zookeeper_client::Error::NoNode) => {}
+                Ok(()) => {}
+                // The lease just ended (resuming below answers 404), or someone deleted
+                // the marker (it is recreated below).
+                Err(zookeeper_client::Error::NoNode) => marker_missing = true,
                 Err(error) => return Err(error.into()),
             }
         }
@@ -287,7 +290,7 @@ impl LeaseTable {
             close_session(self.ensemble.clone(), client).await;
             return Err(lease_not_found());
         }
-        if existing.is_none() {
+        if marker_missing {
             // A live session without a marker: recreate it through the lease's session.
             marker::create(&client, identity, lease.session_id, &record).await?;
         }

@@ -167,8 +167,8 @@ mod tests {
         assert!(parsed(&["--config-history-versions", &(max + 1).to_string()]).is_err());
         assert!(parsed(&["--queue-max-attempts", "0"]).is_err());
         assert!(parsed(&["--queue-visibility-timeout-ms", "0"]).is_err());
-        let split = parsed(&["--only", "lock", "--only", "znodes", "--route", "queue=http://q:1"])
-            .unwrap();
+        let split =
+            parsed(&["--only", "lock", "--only", "znodes", "--route", "queue=http://q:1"]).unwrap();
         assert_eq!(split.only, [Service::Lock, Service::Znodes]);
         assert!(!split.serves(Service::Queue) && split.route_of(Service::Queue).is_some());
         assert!(parsed(&["--only", "queues"]).is_err());
