@@ -1,7 +1,9 @@
 //! A TCP proxy between a ZooKeeper client and a server that can cut the connection at
-//! the worst moment for a create: after the server has applied it and answered, before
-//! the answer reaches the client. The client then sees a connection loss for a create
-//! that happened, which is what protected mode must recover from without a duplicate.
+//! the worst moment for a write: after the server has applied it and answered, before
+//! the answer reaches the client. The client then sees a connection loss for a write
+//! that happened, which the recipes must recover from (protected-mode creates of lock
+//! contenders, queue claims) without a duplicate or a lost claim. Shared by the lock and
+//! queue tests.
 //!
 //! It understands just enough of the wire format: every packet is a 4-byte big-endian
 //! length and a body; after each side's first packet (the connect handshake) a request
@@ -17,14 +19,16 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 
 /// ZooKeeper opcodes that create a node: create, create2, createContainer, createTTL.
-const CREATE_OPCODES: [i32; 4] = [1, 15, 19, 21];
+const CREATE_OPCODES: &[i32] = &[1, 15, 19, 21];
+/// ZooKeeper's multi opcode.
+const MULTI_OPCODES: &[i32] = &[14];
 /// Larger packets than this mean the stream is not ZooKeeper's; the relay gives up.
 const PACKET_BYTES_MAX: usize = 4 * 1024 * 1024;
 
 #[derive(Default)]
 struct Plan {
-    /// Cut after the next create whose request contains these bytes (one shot).
-    armed: Option<Vec<u8>>,
+    /// Cut after the next request of these opcodes that contains these bytes (one shot).
+    armed: Option<(&'static [i32], Vec<u8>)>,
     cuts: u32,
 }
 
@@ -61,7 +65,12 @@ impl CuttingProxy {
 
     /// Arms a one-shot cut after the next create whose request contains `marker`.
     pub fn cut_after_create_containing(&self, marker: &str) {
-        self.plan.lock().unwrap().armed = Some(marker.as_bytes().to_vec());
+        self.plan.lock().unwrap().armed = Some((CREATE_OPCODES, marker.as_bytes().to_vec()));
+    }
+
+    /// Arms a one-shot cut after the next multi whose request contains `marker`.
+    pub fn cut_after_multi_containing(&self, marker: &str) {
+        self.plan.lock().unwrap().armed = Some((MULTI_OPCODES, marker.as_bytes().to_vec()));
     }
 
     /// How many connections were cut so far.
@@ -107,15 +116,11 @@ async fn relay(client: TcpStream, server: TcpStream, plan: Arc<Mutex<Plan>>) {
     let upstream = async {
         let mut handshake = true;
         while let Some(body) = read_packet(&mut client_in).await {
-            if !handshake
-                && let (Some(xid), Some(opcode)) = (int_at(&body, 0), int_at(&body, 4))
-                && CREATE_OPCODES.contains(&opcode)
-            {
+            if !handshake && let (Some(xid), Some(opcode)) = (int_at(&body, 0), int_at(&body, 4)) {
                 let mut plan = plan.lock().unwrap();
-                let matches = plan
-                    .armed
-                    .as_ref()
-                    .is_some_and(|marker| body.windows(marker.len()).any(|w| w == marker));
+                let matches = plan.armed.as_ref().is_some_and(|(opcodes, marker)| {
+                    opcodes.contains(&opcode) && body.windows(marker.len()).any(|w| w == marker)
+                });
                 if matches {
                     plan.armed = None;
                     cut_xid_sender.send_replace(Some(xid));
