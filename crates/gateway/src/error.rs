@@ -26,7 +26,16 @@ pub struct Problem {
 pub struct ApiError {
     pub status: StatusCode,
     pub problem: Problem,
+    /// Seconds after which a retry may succeed, sent as `Retry-After` (for 429 and 503
+    /// answers whose cause passes by itself).
+    pub retry_after_s: Option<u64>,
 }
+
+/// `Retry-After` of a full queue: consumers drain it at their own pace, so this is a
+/// polite first back-off rather than a promise.
+pub const QUEUE_FULL_RETRY_AFTER_S: u64 = 1;
+/// `Retry-After` when the ensemble throttles requests.
+pub const THROTTLED_RETRY_AFTER_S: u64 = 1;
 
 impl ApiError {
     pub fn new(status: StatusCode, kind: &str, detail: impl Into<String>) -> ApiError {
@@ -39,7 +48,14 @@ impl ApiError {
                 detail: detail.into(),
                 zookeeper_code: None,
             },
+            retry_after_s: None,
         }
+    }
+
+    /// Adds a `Retry-After` of `seconds`.
+    pub fn retry_after(mut self, seconds: u64) -> ApiError {
+        self.retry_after_s = Some(seconds);
+        self
     }
 
     pub fn bad_request(detail: impl Into<String>) -> ApiError {
@@ -66,6 +82,9 @@ impl IntoResponse for ApiError {
         response
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if let Some(seconds) = self.retry_after_s {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         response
     }
 }
@@ -102,7 +121,11 @@ impl From<ZkError> for ApiError {
             ZkError::UnexpectedErrorCode(code) => (S::BAD_GATEWAY, "unexpected-code", *code),
             _ => (S::BAD_GATEWAY, "zookeeper-error", -1),
         };
-        ApiError::new(status, kind, detail).with_code(code)
+        let api = ApiError::new(status, kind, detail).with_code(code);
+        match error {
+            ZkError::Throttled => api.retry_after(THROTTLED_RETRY_AFTER_S),
+            _ => api,
+        }
     }
 }
 
@@ -146,6 +169,18 @@ mod tests {
             assert_eq!(api.status.as_u16(), status);
             assert_eq!(api.problem.zookeeper_code, Some(code));
         }
+    }
+
+    #[test]
+    fn throttling_is_429_with_retry_after_and_quota_429_without() {
+        let throttled = ApiError::from(ZkError::Throttled).into_response();
+        assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(throttled.headers()[header::RETRY_AFTER], "1");
+        assert_eq!(throttled.headers()[header::CONTENT_TYPE], "application/problem+json");
+        // A quota does not lift by waiting: no Retry-After.
+        let quota = ApiError::from(ZkError::QuotaExceeded).into_response();
+        assert_eq!(quota.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(quota.headers().get(header::RETRY_AFTER).is_none());
     }
 
     #[test]

@@ -2,12 +2,17 @@
 //! base64url-encoded: any gateway replica (or this one after a restart) resumes the session
 //! from the id alone, and the id is as unguessable as the session password.
 //!
-//! While a lease's session is open in this gateway, the ZooKeeper client pings on its own,
-//! so the gateway enforces the lease's time-to-live itself: [`LeaseTable`] remembers each
-//! lease's deadline (last keepalive + ttl) and closes sessions whose deadline passed. If the
-//! gateway dies, the ensemble expires the session after the same timeout.
+//! While a lease's session is open in a gateway, the ZooKeeper client pings on its own, so
+//! the gateway enforces the lease's time-to-live itself. Several replicas may serve one
+//! lease, so the deadline lives in the ensemble (see [`crate::lease_marker`]): a keepalive
+//! through any replica moves it, the replica that served the lease last is its keeper and
+//! holds the session's connection, and the others let go. A replica whose local timer fires
+//! re-reads the shared deadline and closes the session only if it is still the keeper and
+//! the deadline has really passed. If every replica dies, the ensemble expires the session
+//! after the same timeout.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -19,7 +24,8 @@ use zookeeper_client::{Client, SessionId, SessionInfo, SessionState};
 
 use crate::auth::Identity;
 use crate::error::ApiError;
-use crate::sessions::{connect, is_terminal};
+use crate::lease_marker::{self as marker, MarkerRecord, deadline_after};
+use crate::sessions::{SharedSessions, connect, is_terminal};
 
 /// Shortest lease the gateway accepts (the ensemble may raise it further).
 pub const LEASE_TTL_MS_MIN: u64 = 200;
@@ -27,6 +33,9 @@ pub const LEASE_TTL_MS_MIN: u64 = 200;
 pub const LEASE_TTL_MS_MAX: u64 = 600_000;
 /// How often expired leases are looked for.
 pub const REAP_INTERVAL_MS: u64 = 50;
+/// How often a replica re-reads a marker it watches, besides the watch itself (so a
+/// dropped gateway's watchers end and a lost watch is made up for).
+pub const FOLLOW_RECHECK_MS: u64 = 1_000;
 /// Upper bound on waiting for the ensemble to confirm a revoked session is closed.
 pub const CLOSE_WAIT_MS: u64 = 5_000;
 
@@ -83,8 +92,11 @@ pub fn validate_ttl_ms(ttl_ms: u64) -> Result<u32, ApiError> {
 
 struct Entry {
     client: Client,
+    identity: Identity,
     ttl: Duration,
     deadline: Instant,
+    /// Tells this entry apart from a later one for the same session (resumed again).
+    generation: u64,
 }
 
 /// What the gateway knows about one lease.
@@ -94,23 +106,33 @@ pub struct LeaseStatus {
     pub remaining: Duration,
 }
 
+type Entries = Arc<Mutex<HashMap<i64, Entry>>>;
+
 pub struct LeaseTable {
     ensemble: String,
-    entries: Arc<Mutex<HashMap<i64, Entry>>>,
+    /// This replica's id in lease markers.
+    replica: u64,
+    shared: Arc<SharedSessions>,
+    entries: Entries,
+    next_generation: AtomicU64,
     reaper_started: std::sync::Once,
 }
 
 impl LeaseTable {
-    pub fn new(ensemble: String) -> LeaseTable {
+    pub fn new(ensemble: String, shared: Arc<SharedSessions>) -> LeaseTable {
         LeaseTable {
             ensemble,
+            replica: marker::replica_id(),
+            shared,
             entries: Arc::new(Mutex::new(HashMap::new())),
+            next_generation: AtomicU64::new(0),
             reaper_started: std::sync::Once::new(),
         }
     }
 
     fn connector(identity: &Identity, ttl: Duration) -> zookeeper_client::Connector {
-        // Detached: dropping the client (gateway shutdown) must not end the lease.
+        // Detached: dropping the client (gateway shutdown, or another replica taking the
+        // lease over) must not end the lease.
         let mut connector = Client::connector().with_session_timeout(ttl).with_detached();
         if let Some(digest) = &identity.0 {
             connector = connector.with_auth("digest", &digest.auth_bytes());
@@ -128,22 +150,43 @@ impl LeaseTable {
             password: client.session().password().to_vec(),
         };
         let ttl = client.session_timeout();
-        self.insert(client, ttl).await;
+        let record = MarkerRecord { keeper: self.replica, deadline_unix_ms: deadline_after(ttl) };
+        if let Err(error) = marker::create(&client, identity, lease.session_id, &record).await {
+            close_session(self.ensemble.clone(), client).await;
+            return Err(error.into());
+        }
+        self.insert(client, identity, ttl, ttl).await;
         Ok(lease)
     }
 
-    async fn insert(&self, client: Client, ttl: Duration) {
+    async fn insert(&self, client: Client, identity: &Identity, ttl: Duration, left: Duration) {
         self.start_reaper();
-        let entry = Entry { client: client.clone(), ttl, deadline: Instant::now() + ttl };
-        self.entries.lock().await.insert(client.session_id().0, entry);
+        let session_id = client.session_id().0;
+        let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
+        let entry = Entry {
+            client,
+            identity: identity.clone(),
+            ttl,
+            deadline: Instant::now() + left,
+            generation,
+        };
+        self.entries.lock().await.insert(session_id, entry);
+        tokio::spawn(follow_marker(
+            Arc::downgrade(&self.entries),
+            self.shared.clone(),
+            identity.clone(),
+            self.replica,
+            session_id,
+            generation,
+        ));
     }
 
-    /// The client of `lease`; resuming the session counts as a keepalive.
+    /// The client of `lease` (resumed here if another replica or nobody holds it).
     pub async fn client(&self, identity: &Identity, lease: &LeaseId) -> Result<Client, ApiError> {
         Ok(self.touch(identity, lease, false).await?.client)
     }
 
-    /// Extends the lease by its ttl from now.
+    /// Extends the lease by its ttl from now, for every replica.
     pub async fn keepalive(
         &self,
         identity: &Identity,
@@ -152,7 +195,7 @@ impl LeaseTable {
         self.touch(identity, lease, true).await
     }
 
-    /// What this gateway knows about `lease` (resuming it if needed).
+    /// What the gateway knows about `lease` (resuming it here if needed).
     pub async fn status(
         &self,
         identity: &Identity,
@@ -167,31 +210,95 @@ impl LeaseTable {
         lease: &LeaseId,
         extend: bool,
     ) -> Result<LeaseStatus, ApiError> {
-        {
+        let held = {
             let mut entries = self.entries.lock().await;
-            if let Some(entry) = entries.get_mut(&lease.session_id) {
-                if entry.client.session().password() != lease.password.as_slice() {
+            match entries.get_mut(&lease.session_id) {
+                Some(entry) if entry.client.session().password() != lease.password.as_slice() => {
                     return Err(lease_not_found());
                 }
-                if !is_terminal(entry.client.state()) {
+                Some(entry) if !is_terminal(entry.client.state()) => {
                     let now = Instant::now();
                     if extend {
                         entry.deadline = now + entry.ttl;
                     }
-                    return Ok(LeaseStatus {
+                    Some(LeaseStatus {
                         client: entry.client.clone(),
                         ttl: entry.ttl,
                         remaining: entry.deadline.saturating_duration_since(now),
-                    });
+                    })
                 }
-                entries.remove(&lease.session_id);
-                return Err(lease_not_found());
+                Some(_) => {
+                    entries.remove(&lease.session_id);
+                    return Err(lease_not_found());
+                }
+                None => None,
+            }
+        };
+        match held {
+            Some(status) if extend => {
+                let record = MarkerRecord {
+                    keeper: self.replica,
+                    deadline_unix_ms: deadline_after(status.ttl),
+                };
+                let shared = self.shared.client(identity).await?;
+                match marker::write(&shared, lease.session_id, &record).await {
+                    Ok(()) => Ok(status),
+                    Err(zookeeper_client::Error::NoNode) => {
+                        self.entries.lock().await.remove(&lease.session_id);
+                        Err(lease_not_found())
+                    }
+                    Err(error) => Err(error.into()),
+                }
+            }
+            Some(status) => Ok(status),
+            None => self.take_over(identity, lease, extend).await,
+        }
+    }
+
+    /// Resumes a lease this replica does not hold and becomes its keeper. The marker is
+    /// moved to this replica first, so the replica that held the session lets go of it
+    /// (two clients of one session steal its connection from each other on every
+    /// reconnect) before this one connects.
+    async fn take_over(
+        &self,
+        identity: &Identity,
+        lease: &LeaseId,
+        extend: bool,
+    ) -> Result<LeaseStatus, ApiError> {
+        let shared = self.shared.client(identity).await?;
+        let requested_ttl = Duration::from_millis(lease.ttl_ms.into());
+        let existing = marker::read(&shared, lease.session_id).await?;
+        let deadline_unix_ms = match existing {
+            Some(record) if !extend => record.deadline_unix_ms,
+            _ => deadline_after(requested_ttl),
+        };
+        let record = MarkerRecord { keeper: self.replica, deadline_unix_ms };
+        let live = deadline_unix_ms > marker::now_unix_ms();
+        let mut marker_missing = existing.is_none();
+        if !marker_missing && live {
+            match marker::write(&shared, lease.session_id, &record).await {
+                Ok(()) => {}
+                // The lease just ended (resuming below answers 404), or someone deleted
+                // the marker (it is recreated below).
+                Err(zookeeper_client::Error::NoNode) => marker_missing = true,
+                Err(error) => return Err(error.into()),
             }
         }
         let client = self.resume(identity, lease).await?;
+        if !live {
+            // The keeper died after the deadline passed, before the ensemble noticed.
+            close_session(self.ensemble.clone(), client).await;
+            return Err(lease_not_found());
+        }
+        if marker_missing {
+            // A live session without a marker: recreate it through the lease's session.
+            marker::create(&client, identity, lease.session_id, &record).await?;
+        }
         let ttl = client.session_timeout();
-        self.insert(client.clone(), ttl).await;
-        Ok(LeaseStatus { client, ttl, remaining: ttl })
+        let left =
+            Duration::from_millis(deadline_unix_ms.saturating_sub(marker::now_unix_ms())).min(ttl);
+        self.insert(client.clone(), identity, ttl, left).await;
+        Ok(LeaseStatus { client, ttl, remaining: left })
     }
 
     async fn resume(&self, identity: &Identity, lease: &LeaseId) -> Result<Client, ApiError> {
@@ -205,7 +312,8 @@ impl LeaseTable {
         }
     }
 
-    /// Ends the lease now: the ensemble deletes its ephemeral nodes.
+    /// Ends the lease now, for every replica: the ensemble deletes its ephemeral nodes
+    /// (the marker among them, which tells the other replicas).
     pub async fn revoke(&self, identity: &Identity, lease: &LeaseId) -> Result<(), ApiError> {
         let status = self.touch(identity, lease, false).await?;
         let removed = self.entries.lock().await.remove(&lease.session_id);
@@ -217,8 +325,10 @@ impl LeaseTable {
     fn start_reaper(&self) {
         let entries = Arc::downgrade(&self.entries);
         let ensemble = self.ensemble.clone();
+        let shared = self.shared.clone();
+        let replica = self.replica;
         self.reaper_started.call_once(|| {
-            tokio::spawn(reap(ensemble, entries));
+            tokio::spawn(reap(ensemble, shared, replica, entries));
         });
     }
 }
@@ -258,23 +368,141 @@ async fn close_session(ensemble: String, detached: Client) {
     .await;
 }
 
-async fn reap(ensemble: String, entries: Weak<Mutex<HashMap<i64, Entry>>>) {
+/// Removes the entry of `session_id` if it is still `generation`; dropping its client
+/// lets go of the connection without closing the session.
+async fn forget(entries: &Mutex<HashMap<i64, Entry>>, session_id: i64, generation: u64) {
+    let mut entries = entries.lock().await;
+    if entries.get(&session_id).is_some_and(|entry| entry.generation == generation) {
+        entries.remove(&session_id);
+    }
+}
+
+/// Watches one lease's marker while this replica holds the lease: when another replica
+/// becomes the keeper, or the marker vanishes (the lease ended), the entry is dropped.
+/// Dropping promptly matters: two clients of one session steal its connection from each
+/// other on every reconnect.
+async fn follow_marker(
+    entries: Weak<Mutex<HashMap<i64, Entry>>>,
+    shared: Arc<SharedSessions>,
+    identity: Identity,
+    replica: u64,
+    session_id: i64,
+    generation: u64,
+) {
+    let path = marker::marker_path(session_id);
+    loop {
+        {
+            let Some(entries) = entries.upgrade() else { return };
+            let entries = entries.lock().await;
+            if entries.get(&session_id).is_none_or(|entry| entry.generation != generation) {
+                return;
+            }
+        }
+        let watched = match shared.client(&identity).await {
+            Ok(client) => client.get_and_watch_data(&path).await,
+            Err(_) => Err(zookeeper_client::Error::ConnectionLoss),
+        };
+        let let_go = match &watched {
+            Ok((bytes, _, _)) => serde_json::from_slice::<MarkerRecord>(bytes)
+                .is_ok_and(|record| record.keeper != replica),
+            Err(zookeeper_client::Error::NoNode) => true,
+            Err(_) => false,
+        };
+        if let_go {
+            if let Some(entries) = entries.upgrade() {
+                forget(&entries, session_id, generation).await;
+            }
+            return;
+        }
+        let recheck = tokio::time::sleep(Duration::from_millis(FOLLOW_RECHECK_MS));
+        match watched {
+            Ok((_, _, watcher)) => {
+                tokio::select! {
+                    _ = watcher.changed() => {}
+                    _ = recheck => {}
+                }
+            }
+            Err(_) => recheck.await,
+        }
+    }
+}
+
+/// What a replica does with a lease whose local deadline passed.
+enum Verdict {
+    Close,
+    LetGo,
+    Reschedule(Duration),
+    RetryLater,
+}
+
+async fn judge(
+    shared: &SharedSessions,
+    identity: &Identity,
+    replica: u64,
+    session_id: i64,
+) -> Verdict {
+    let Ok(client) = shared.client(identity).await else { return Verdict::RetryLater };
+    match marker::read(&client, session_id).await {
+        Err(_) => Verdict::RetryLater,
+        Ok(None) => Verdict::LetGo,
+        Ok(Some(record)) if record.keeper != replica => Verdict::LetGo,
+        Ok(Some(record)) => {
+            let now = marker::now_unix_ms();
+            if record.deadline_unix_ms > now {
+                Verdict::Reschedule(Duration::from_millis(record.deadline_unix_ms - now))
+            } else {
+                Verdict::Close
+            }
+        }
+    }
+}
+
+async fn reap(
+    ensemble: String,
+    shared: Arc<SharedSessions>,
+    replica: u64,
+    entries: Weak<Mutex<HashMap<i64, Entry>>>,
+) {
     let mut interval = tokio::time::interval(Duration::from_millis(REAP_INTERVAL_MS));
     loop {
         interval.tick().await;
         let Some(entries) = entries.upgrade() else { return };
         let now = Instant::now();
-        let expired: Vec<Entry> = {
+        let due: Vec<(i64, u64, Identity)> = {
             let mut entries = entries.lock().await;
-            let ids: Vec<i64> = entries
+            entries.retain(|_, entry| !is_terminal(entry.client.state()));
+            entries
                 .iter()
-                .filter(|(_, entry)| entry.deadline <= now || is_terminal(entry.client.state()))
-                .map(|(id, _)| *id)
-                .collect();
-            ids.iter().filter_map(|id| entries.remove(id)).collect()
+                .filter(|(_, entry)| entry.deadline <= now)
+                .map(|(id, entry)| (*id, entry.generation, entry.identity.clone()))
+                .collect()
         };
-        for entry in expired {
-            tokio::spawn(close_session(ensemble.clone(), entry.client));
+        for (session_id, generation, identity) in due {
+            match judge(&shared, &identity, replica, session_id).await {
+                Verdict::RetryLater => {}
+                Verdict::LetGo => forget(&entries, session_id, generation).await,
+                Verdict::Reschedule(left) => {
+                    if let Some(entry) = entries.lock().await.get_mut(&session_id)
+                        && entry.generation == generation
+                    {
+                        entry.deadline = Instant::now() + left;
+                    }
+                }
+                Verdict::Close => {
+                    let removed = {
+                        let mut entries = entries.lock().await;
+                        match entries.get(&session_id) {
+                            Some(entry) if entry.generation == generation => {
+                                entries.remove(&session_id)
+                            }
+                            _ => None,
+                        }
+                    };
+                    if let Some(entry) = removed {
+                        tokio::spawn(close_session(ensemble.clone(), entry.client));
+                    }
+                }
+            }
         }
     }
 }

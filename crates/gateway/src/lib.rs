@@ -12,6 +12,9 @@
 //! - [`metrics`]: the per-recipe and HTTP metrics; [`metrics_labels`] bounds their
 //!   label values; [`metrics_http`] counts requests and serves `GET /metrics`.
 //! - [`trace_context`]: request spans that join the caller's W3C trace.
+//! - [`lease_marker`]: a lease's deadline and keeper, shared by all gateway replicas.
+//! - [`services`]: the route groups (`leases`, `znodes`, `lock`, …) a process may serve
+//!   itself (`only`) or forward (`routes`); [`forward`] is that reverse proxy.
 //! - [`routes`]: one module per resource, each with its own `router()`, mounted in
 //!   [`routes::api_router`].
 //! - [`app`] wires routes, OpenAPI (`/openapi.json`, docs at `/docs`) and the tower layers
@@ -21,13 +24,16 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod forward;
 pub mod https;
+pub mod lease_marker;
 pub mod leases;
 pub mod metrics;
 pub mod metrics_http;
 pub mod metrics_labels;
 pub mod problems;
 pub mod routes;
+pub mod services;
 pub mod sessions;
 pub mod state;
 pub mod trace_context;

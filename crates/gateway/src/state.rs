@@ -31,7 +31,7 @@ pub struct AppState {
 
 struct Inner {
     config: GatewayConfig,
-    shared: SharedSessions,
+    shared: Arc<SharedSessions>,
     leases: LeaseTable,
     metrics: GatewayMetrics,
 }
@@ -39,8 +39,8 @@ struct Inner {
 impl AppState {
     /// Builds the state; no connection is made until a request needs one.
     pub fn new(config: GatewayConfig) -> AppState {
-        let shared = SharedSessions::new(config.ensemble.clone());
-        let leases = LeaseTable::new(config.ensemble.clone());
+        let shared = Arc::new(SharedSessions::new(config.ensemble.clone()));
+        let leases = LeaseTable::new(config.ensemble.clone(), shared.clone());
         let metrics = GatewayMetrics::new();
         AppState { inner: Arc::new(Inner { config, shared, leases, metrics }) }
     }

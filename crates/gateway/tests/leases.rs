@@ -162,3 +162,68 @@ async fn bearer_tokens_map_to_digest_identities() {
     assert_problem(&denied, 403);
     assert_eq!(denied.json["zookeeper_code"], -102);
 }
+
+/// Two gateway replicas on one node: a lease opened on A and kept alive only through B
+/// stays alive (A must not end it on its own timer), ends once keepalives stop, and a
+/// revoke through B ends it for A too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keepalives_through_any_replica_keep_the_lease_for_all() {
+    let backend = Backend::start().await;
+    let (a, b) = (backend.app(), backend.app());
+    // The longest ttl the test node negotiates (20 ticks of 100 ms): slack for a busy
+    // machine between keepalives.
+    let ttl_ms = 2000;
+    let lease = open_lease(&a, ttl_ms).await;
+    let lock = format!("{}-replicas", backend.root);
+    let granted =
+        call(&a, Method::POST, &format!("/v1/locks/{lock}/acquire"), Some(json!({"lease": lease})))
+            .await;
+    assert_eq!(granted.status, 200, "{}", granted.text);
+    let token = granted.json["token"].clone();
+
+    // Keepalives only through B, for 2.5 × ttl: A's own timer would have fired twice.
+    let started = tokio::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_millis(5 * ttl_ms / 2) {
+        let kept = call(&b, Method::POST, &format!("/v1/leases/{lease}/keepalive"), None).await;
+        assert_eq!(kept.status, 200, "{}", kept.text);
+        tokio::time::sleep(std::time::Duration::from_millis(ttl_ms / 8)).await;
+    }
+    let inspected = call(&a, Method::GET, &format!("/v1/locks/{lock}"), None).await;
+    assert_eq!(inspected.json["holders"][0]["token"], token, "{}", inspected.text);
+
+    // No more keepalives: the lease ends (the reaper's bound plus the close round trip).
+    let uri = format!("/v1/locks/{lock}");
+    eventually("the unkept lease releases its lock", || async {
+        call(&a, Method::GET, &uri, None).await.json["holders"] == json!([])
+    })
+    .await;
+    for replica in [&a, &b] {
+        let after =
+            call(replica, Method::POST, &format!("/v1/leases/{lease}/keepalive"), None).await;
+        assert_problem(&after, 404);
+    }
+
+    // Revoke through B ends a lease A opened and holds.
+    let root = &backend.root;
+    let second = open_lease(&a, ttl_ms).await;
+    call(&a, Method::POST, &format!("/v1/znodes/{root}"), Some(json!({}))).await;
+    let eph = call(
+        &a,
+        Method::POST,
+        &format!("/v1/znodes/{root}/owned"),
+        Some(json!({"mode": "ephemeral", "lease": second})),
+    )
+    .await;
+    assert_eq!(eph.status, 201, "{}", eph.text);
+    assert_eq!(call(&b, Method::DELETE, &format!("/v1/leases/{second}"), None).await.status, 204);
+    assert_eq!(call(&a, Method::GET, &format!("/v1/stat/{root}/owned"), None).await.status, 404);
+    let on_a = call(&a, Method::POST, &format!("/v1/leases/{second}/keepalive"), None).await;
+    assert_problem(&on_a, 404);
+    // No marker is left behind once the leases ended.
+    let client = backend.client().await;
+    let markers = client.list_children(gateway::lease_marker::LEASE_MARKERS_PATH).await.unwrap();
+    for id in [&lease, &second] {
+        let session = gateway::leases::LeaseId::decode(id).unwrap().session_id;
+        assert!(!markers.contains(&format!("{session:016x}")), "{markers:?}");
+    }
+}

@@ -197,3 +197,41 @@ async fn the_openapi_document_describes_the_queue_routes() {
         assert!(reply.json["paths"].get(path).is_some(), "{path} missing from /openapi.json");
     }
 }
+
+/// The gateway's queue settings reach the queues it opens: a size bound of 2 admits two
+/// items and answers the third with 429, problem+json and a Retry-After; malformed input
+/// stays 400; a claim without a visibility timeout gets the configured default.
+#[tokio::test]
+async fn configured_queue_settings_apply_at_their_bounds() {
+    let backend = Backend::start().await;
+    let mut config = backend.config();
+    config.queue.max_items = 2;
+    config.queue_visibility_timeout_ms = 1234;
+    config.validate().unwrap();
+    let app = &gateway::app(gateway::AppState::new(config));
+    let queue = queue_uri(&backend, "bounded");
+    let items = format!("{queue}/items");
+    for n in 0..2 {
+        let added = call(app, Method::POST, &items, Some(json!({"payload": n}))).await;
+        assert_eq!(added.status, StatusCode::CREATED, "{}", added.text);
+    }
+    let full = call(app, Method::POST, &items, Some(json!({"payload": 2}))).await;
+    assert_kind(&full, 429, "queue-full");
+    assert_eq!(full.headers["retry-after"], "1");
+    let malformed =
+        call(app, Method::POST, &items, Some(json!({"payload": 3, "priority": 99}))).await;
+    assert_problem(&malformed, 400);
+    assert!(malformed.headers.get("retry-after").is_none());
+    let stats = call(app, Method::GET, &format!("{queue}/stats"), None).await;
+    assert_eq!((&stats.json["depth"], &stats.json["max_items"]), (&json!(2), &json!(2)));
+
+    let lease = lease(app).await;
+    let before =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()
+            as u64;
+    let claimed =
+        call(app, Method::POST, &format!("{queue}/claims"), Some(json!({"lease": lease}))).await;
+    assert_eq!(claimed.status, StatusCode::OK, "{}", claimed.text);
+    let until = claimed.json["claimed_until_ms"].as_u64().unwrap();
+    assert!(until >= before + 1234 && until < before + 30_000, "{until} vs {before}");
+}

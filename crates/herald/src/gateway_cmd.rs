@@ -62,6 +62,56 @@ pub struct GatewayOptions {
     /// Repeatable. Without any, the API is open (development).
     #[arg(long = "token", value_name = "TOKEN=USER:PASSWORD")]
     pub tokens: Vec<String>,
+    #[command(flatten)]
+    pub recipes: RecipeOptions,
+    /// Serve only this service (repeatable): leases, znodes, lock, election, queue,
+    /// config. Default: all of them.
+    #[arg(long = "only", value_name = "SERVICE")]
+    pub only: Vec<String>,
+    /// Forward a service to the gateway process that serves it (repeatable):
+    /// `SERVICE=http://host:port`. Its routes stay in this gateway's OpenAPI document.
+    #[arg(long = "route", value_name = "SERVICE=URL")]
+    pub routes: Vec<String>,
+}
+
+/// Queue and config defaults of the recipe routes (each unset flag keeps the default).
+#[derive(Args, Clone, Default)]
+pub struct RecipeOptions {
+    /// Queue size bound: live items plus dead letters; enqueues beyond it get 429.
+    #[arg(long, env = "HERALD_GATEWAY_QUEUE_MAX_ITEMS")]
+    pub queue_max_items: Option<u64>,
+    /// Claims an item gets before it becomes a dead letter.
+    #[arg(long, env = "HERALD_GATEWAY_QUEUE_MAX_ATTEMPTS")]
+    pub queue_max_attempts: Option<u32>,
+    /// Visibility timeout (ms) of a claim that does not name one.
+    #[arg(long, env = "HERALD_GATEWAY_QUEUE_VISIBILITY_TIMEOUT_MS")]
+    pub queue_visibility_timeout_ms: Option<u64>,
+    /// Items per bucket of newly created queues (existing queues keep theirs).
+    #[arg(long, env = "HERALD_GATEWAY_QUEUE_ITEMS_PER_BUCKET")]
+    pub queue_items_per_bucket: Option<u32>,
+    /// Versions of each config key kept as history (and replayable by streams).
+    #[arg(long, env = "HERALD_GATEWAY_CONFIG_HISTORY_VERSIONS")]
+    pub config_history_versions: Option<u32>,
+}
+
+impl RecipeOptions {
+    fn apply(&self, config: &mut GatewayConfig) {
+        if let Some(max_items) = self.queue_max_items {
+            config.queue.max_items = max_items;
+        }
+        if let Some(max_attempts) = self.queue_max_attempts {
+            config.queue.max_attempts = max_attempts;
+        }
+        if let Some(timeout_ms) = self.queue_visibility_timeout_ms {
+            config.queue_visibility_timeout_ms = timeout_ms;
+        }
+        if let Some(items_per_bucket) = self.queue_items_per_bucket {
+            config.queue.items_per_bucket = items_per_bucket;
+        }
+        if let Some(versions) = self.config_history_versions {
+            config.config_store.history_versions = versions;
+        }
+    }
 }
 
 impl GatewayOptions {
@@ -72,6 +122,14 @@ impl GatewayOptions {
                 .with_context(|| format!("--token {entry:?}: expected TOKEN=USER:PASSWORD"))?;
             config.tokens.insert(token, identity);
         }
+        self.recipes.apply(&mut config);
+        for service in &self.only {
+            config.only.push(service.parse().with_context(|| format!("--only {service}"))?);
+        }
+        for route in &self.routes {
+            config.routes.push(route.parse().with_context(|| format!("--route {route}"))?);
+        }
+        config.validate().context("gateway recipe settings")?;
         Ok(config)
     }
 }
@@ -120,6 +178,10 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser;
+
+    use gateway::services::Service;
+
     use super::*;
 
     #[test]
@@ -135,5 +197,49 @@ mod tests {
         };
         let error = format!("{:#}", missing.acceptor().err().expect("absent files fail"));
         assert!(error.contains("absent.pem"), "{error}");
+    }
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        options: GatewayOptions,
+    }
+
+    fn parsed(arguments: &[&str]) -> anyhow::Result<GatewayConfig> {
+        let cli = Cli::try_parse_from(std::iter::once("herald").chain(arguments.iter().copied()))?;
+        cli.options.config("127.0.0.1:2181".into())
+    }
+
+    #[test]
+    fn recipe_flags_set_the_gateway_config_and_are_checked_at_their_bounds() {
+        let max = recipes_config::settings::HISTORY_VERSIONS_MAX;
+        let config = parsed(&[
+            "--queue-max-items",
+            "5",
+            "--queue-max-attempts",
+            "2",
+            "--queue-visibility-timeout-ms",
+            "1500",
+            "--queue-items-per-bucket",
+            "10",
+            "--config-history-versions",
+            &max.to_string(),
+        ])
+        .unwrap();
+        assert_eq!((config.queue.max_items, config.queue.max_attempts), (5, 2));
+        assert_eq!(config.queue_visibility_timeout_ms, 1500);
+        assert_eq!(config.queue.items_per_bucket, 10);
+        assert_eq!(config.config_store.history_versions, max);
+        assert!(parsed(&["--config-history-versions", &(max + 1).to_string()]).is_err());
+        assert!(parsed(&["--queue-max-attempts", "0"]).is_err());
+        assert!(parsed(&["--queue-visibility-timeout-ms", "0"]).is_err());
+        let split =
+            parsed(&["--only", "lock", "--only", "znodes", "--route", "queue=http://q:1"]).unwrap();
+        assert_eq!(split.only, [Service::Lock, Service::Znodes]);
+        assert!(!split.serves(Service::Queue) && split.route_of(Service::Queue).is_some());
+        assert!(parsed(&["--only", "queues"]).is_err());
+        assert!(parsed(&["--only", "queue", "--route", "queue=http://q:1"]).is_err());
+        let defaults = parsed(&[]).unwrap();
+        assert_eq!(defaults.queue, GatewayConfig::new("x").queue);
     }
 }

@@ -41,6 +41,10 @@ pub struct Claimed {
     pub claimed_until_ms: u64,
 }
 
+/// Reads a claim makes to find out whether its multi was applied before a connection
+/// loss, before it reports the loss.
+pub const RECOVERY_READ_ATTEMPTS: u32 = 3;
+
 /// What one scan pass has learned so far.
 struct Pass {
     now_ms: u64,
@@ -270,25 +274,50 @@ impl Queue {
             multi.add_delete(&claim_path, None)?;
         }
         multi.add_create(&claim_path, owner.as_bytes(), &ephemeral())?;
-        match multi.commit().await.map_err(multi_failure) {
+        let claimed_version = match multi.commit().await.map_err(multi_failure) {
             Ok(results) => {
                 let Some(MultiWriteResult::SetData { stat }) = results.first() else {
                     return Err(QueueError::ZooKeeper(ZkError::UnexpectedError(
                         "multi reply out of order".into(),
                     )));
                 };
-                Ok(Some(Claimed {
-                    id,
-                    receipt: Receipt { item: id, version: stat.version },
-                    payload: record.payload,
-                    attempts: record.attempts,
-                    enqueued_at_ms: record.enqueued_at_ms,
-                    claimed_until_ms: until_ms,
-                }))
+                stat.version
             }
-            Err((Some(_), ZkError::BadVersion | ZkError::NoNode | ZkError::NodeExists)) => Ok(None),
-            Err((_, error)) => Err(error.into()),
+            Err((Some(_), ZkError::BadVersion | ZkError::NoNode | ZkError::NodeExists)) => {
+                return Ok(None);
+            }
+            Err((None, error @ (ZkError::ConnectionLoss | ZkError::Timeout))) => {
+                // The multi may have been applied before the connection dropped: the
+                // claim would then sit unreported until it expired. Adopt it if so.
+                match self.claim_applied(id, version).await? {
+                    Some(version) => version,
+                    None => return Err(error.into()),
+                }
+            }
+            Err((_, error)) => return Err(error.into()),
+        };
+        Ok(Some(Claimed {
+            id,
+            receipt: Receipt { item: id, version: claimed_version },
+            payload: record.payload,
+            attempts: record.attempts,
+            enqueued_at_ms: record.enqueued_at_ms,
+            claimed_until_ms: until_ms,
+        }))
+    }
+
+    /// Whether our claim multi on `id` (which expected the item at `version`) was
+    /// applied: the claim znode is ours (owned by this session) and the item moved to
+    /// exactly the next version. Any other claimer's multi would have left its own claim
+    /// znode, and the multi is atomic, so both together identify ours.
+    async fn claim_applied(&self, id: ItemId, version: i32) -> Result<Option<i32>, QueueError> {
+        let session = self.client.session_id().0;
+        let claim = retry_read(|| self.client.check_stat(&self.layout.claim(id))).await?;
+        if claim.is_none_or(|stat| stat.ephemeral_owner != session) {
+            return Ok(None);
         }
+        let item = retry_read(|| self.client.check_stat(&self.item_path(id))).await?;
+        Ok(item.filter(|stat| stat.version == version + 1).map(|stat| stat.version))
     }
 
     /// Buckets are deleted once empty and no later sequence can land in them.
@@ -306,5 +335,22 @@ impl Queue {
             }
         }
         Ok(())
+    }
+}
+
+/// Reads after a connection loss: the client reconnects by itself, so a few attempts
+/// ride out the reconnect.
+async fn retry_read<T, F, Fut>(mut read: F) -> Result<T, ZkError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ZkError>>,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match read().await {
+            Err(ZkError::ConnectionLoss) if attempt < RECOVERY_READ_ATTEMPTS => continue,
+            other => return other,
+        }
     }
 }

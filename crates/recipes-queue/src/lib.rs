@@ -9,6 +9,7 @@
 //! - [`queue`]: the handle, opening a queue and its statistics.
 //! - [`enqueue`], [`claim`], [`settle`]: the operations, one file per phase of an
 //!   item's life (in, out to a consumer, and back: ack, nack, extend).
+//! - [`bulk`]: loading many items in one multi each (same layout as `enqueue`).
 //! - [`error`]: the typed errors a gateway maps to HTTP statuses.
 //!
 //! Layout under `{root}/{queue}`:
@@ -19,6 +20,7 @@
 //! `dead/b-{bucket}/i-{seq}` (dead letters), `keys/{idempotency key}` (points at the
 //! item it created). `claims` and `tally` are counted from their Stat, never listed.
 
+pub mod bulk;
 pub mod claim;
 pub mod clock;
 pub mod config;

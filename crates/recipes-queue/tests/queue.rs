@@ -514,3 +514,45 @@ async fn an_idempotency_key_lives_as_long_as_its_item() {
     let layout = QueueLayout::new(&config.root, "jobs", config.items_per_bucket);
     assert_eq!(inspector.list_children(&layout.keys()).await.unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn bulk_enqueue_writes_the_same_layout_in_order_and_respects_the_bounds() {
+    use recipes_queue::bulk::BULK_ITEMS_MAX;
+    let ensemble = Ensemble::start().await;
+    let clock = ManualClock::new(START_MS);
+    let config = QueueConfig { max_items: 12, items_per_bucket: 4, ..config("bulk") };
+    let queue = open(&ensemble, &config, &clock).await;
+    put(&queue, json!("single"), 0).await;
+    let payloads: Vec<_> = (0..10).map(|n| json!(n)).collect();
+    let ids = queue.enqueue_bulk(0, &payloads).await.unwrap();
+    let sequences: Vec<u64> = ids.iter().map(|id| id.sequence).collect();
+    assert_eq!(sequences, (1..11).collect::<Vec<_>>(), "after the single item, in order");
+    assert_eq!(queue.stats().await.unwrap().depth, 11);
+    // One more fits the bound of 12; two do not, and nothing of them is written.
+    let two = [json!("a"), json!("b")];
+    assert_eq!(queue.enqueue_bulk(0, &two).await, Err(QueueError::QueueFull { limit: 12 }));
+    assert_eq!(queue.stats().await.unwrap().depth, 11);
+    queue.enqueue_bulk(0, &two[..1]).await.unwrap();
+
+    // Claims see bulk items exactly like single ones, FIFO across the buckets it opened.
+    let mut order = Vec::new();
+    while let Some(claimed) = queue.claim(now_claim(30_000)).await.unwrap() {
+        order.push(claimed.payload);
+        queue.ack(claimed.receipt).await.unwrap();
+    }
+    let mut expected = vec![json!("single")];
+    expected.extend(payloads);
+    expected.push(json!("a"));
+    assert_eq!(order, expected);
+
+    let too_many: Vec<_> = (0..=BULK_ITEMS_MAX).map(|n| json!(n)).collect();
+    assert!(matches!(queue.enqueue_bulk(0, &too_many).await, Err(QueueError::Invalid(_))));
+    assert!(matches!(queue.enqueue_bulk(0, &[]).await, Err(QueueError::Invalid(_))));
+    let roomy = QueueConfig { max_items: 2 * BULK_ITEMS_MAX as u64, ..config.clone() };
+    let roomy = Queue::open(ensemble.client().await, "roomy", roomy, Arc::new(clock.clone()))
+        .await
+        .unwrap();
+    let at_bound = roomy.enqueue_bulk(3, &too_many[..BULK_ITEMS_MAX]).await.unwrap();
+    assert_eq!(at_bound.len(), BULK_ITEMS_MAX);
+    assert_eq!(roomy.stats().await.unwrap().depth, BULK_ITEMS_MAX as u64);
+}

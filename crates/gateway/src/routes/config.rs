@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::Stream;
-use recipes_config::{ChangeStream, ConfigError, ConfigSettings, ConfigStore, Expected, Versioned};
+use recipes_config::{ChangeStream, ConfigError, ConfigStore, Expected, Versioned};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -64,7 +64,7 @@ impl From<ConfigError> for ApiError {
 }
 
 async fn store(state: &AppState, identity: &Identity) -> Result<ConfigStore, ApiError> {
-    Ok(ConfigStore::new(state.client(identity).await?, ConfigSettings::default())?)
+    Ok(ConfigStore::new(state.client(identity).await?, state.config().config_store.clone())?)
 }
 
 fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {

@@ -10,6 +10,7 @@ use utoipa_axum::routes;
 
 use crate::auth::Identity;
 use crate::error::{ApiError, Problem};
+use crate::lease_marker::LEASE_MARKERS_PATH;
 use crate::leases::{LeaseId, validate_ttl_ms};
 use crate::state::AppState;
 
@@ -91,6 +92,8 @@ async fn inspect_lease(
     let lease = LeaseId::decode(&id)?;
     let status = state.leases().status(&identity, &lease).await?;
     let mut ephemerals = status.client.list_ephemerals("/").await?;
+    // The gateway's own bookkeeping node is not something the lease holds.
+    ephemerals.retain(|path| !path.starts_with(LEASE_MARKERS_PATH));
     ephemerals.sort();
     Ok(Json(LeaseDetail {
         lease: view(&lease, status.ttl.as_millis() as u64, status.remaining.as_millis() as u64),

@@ -12,7 +12,11 @@ pub mod queue;
 pub mod watch;
 pub mod znodes;
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use axum::extract::Request;
+use axum::routing::any;
 
 use axum::http::StatusCode;
 use axum::middleware;
@@ -20,6 +24,8 @@ use tower_http::timeout::TimeoutLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::forward::Upstream;
+use crate::services::Service;
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -46,27 +52,57 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// Every API route with its OpenAPI description.
+/// Every API route with its OpenAPI description. Services this process does not serve
+/// are still documented (the API is the same whichever process answers); routed ones
+/// are forwarded to their gateway, the rest answer 404.
 pub fn api_router(state: &AppState) -> OpenApiRouter<AppState> {
     let timeout = state.config().request_timeout;
-    let bounded = OpenApiRouter::new()
-        .merge(leases::router())
-        .merge(znodes::router())
-        .merge(queue::router())
-        .merge(config::router())
-        .layer(timeout_layer(timeout));
-    // Long-polls and streams bound themselves (`wait_ms` ≤ WAIT_MS_MAX, SSE until closed).
-    let unbounded = OpenApiRouter::new()
-        .merge(locks::router())
-        .merge(elections::router())
-        .merge(watch::router())
-        .merge(queue::long_poll_router())
-        .merge(config::stream_router());
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(bounded)
-        .merge(unbounded)
-        .layer(middleware::from_fn_with_state(state.clone(), crate::auth::authenticate))
+    let mut api = OpenApiRouter::with_openapi(ApiDoc::openapi());
+    for service in Service::ALL {
+        let routes = service_router(service, timeout);
+        if state.config().serves(service) {
+            api = api.merge(routes);
+        } else {
+            api.get_openapi_mut().merge(routes.into_openapi());
+            if let Some(route) = state.config().route_of(service) {
+                api = api.merge(forwarding_router(service, Upstream::new(&route.upstream)));
+            }
+        }
+    }
+    api.layer(middleware::from_fn_with_state(state.clone(), crate::auth::authenticate))
         .merge(health::router())
+}
+
+/// The routes of one service. Plain requests get the per-request timeout; long-polls and
+/// streams bound themselves (`wait_ms` ≤ WAIT_MS_MAX, SSE until closed).
+fn service_router(service: Service, timeout: Duration) -> OpenApiRouter<AppState> {
+    match service {
+        Service::Leases => leases::router().layer(timeout_layer(timeout)),
+        Service::Znodes => znodes::router().layer(timeout_layer(timeout)).merge(watch::router()),
+        Service::Lock => locks::router(),
+        Service::Election => elections::router(),
+        Service::Queue => {
+            queue::router().layer(timeout_layer(timeout)).merge(queue::long_poll_router())
+        }
+        Service::Config => {
+            config::router().layer(timeout_layer(timeout)).merge(config::stream_router())
+        }
+    }
+}
+
+/// Every path under the service's prefixes, forwarded to `upstream`.
+fn forwarding_router(service: Service, upstream: Arc<Upstream>) -> OpenApiRouter<AppState> {
+    let mut router = OpenApiRouter::new();
+    for prefix in service.path_prefixes() {
+        for path in [prefix.to_string(), format!("{prefix}/{{*rest}}")] {
+            let upstream = upstream.clone();
+            router = router.route(
+                &path,
+                any(move |request: Request| async move { upstream.forward(request).await }),
+            );
+        }
+    }
+    router
 }
 
 fn timeout_layer(timeout: Duration) -> TimeoutLayer {

@@ -10,8 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use recipes_queue::config::CLAIM_WAIT_MS_MAX;
 use recipes_queue::{
-    ClaimRequest, Clock, EnqueueRequest, NackOutcome, Queue, QueueConfig, QueueError, Receipt,
-    SystemClock,
+    ClaimRequest, Clock, EnqueueRequest, NackOutcome, Queue, QueueError, Receipt, SystemClock,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -20,14 +19,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Identity;
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, Problem, QUEUE_FULL_RETRY_AFTER_S};
 use crate::leases::LeaseId;
 use crate::state::AppState;
 use crate::trace_context::recipe_span;
 use tracing::Instrument;
 
-/// Visibility timeout of a claim that does not name one.
-pub const VISIBILITY_TIMEOUT_MS_DEFAULT: u64 = 30_000;
 /// Dead letters listed per request by default, and at most.
 pub const DEAD_LETTERS_LIMIT_DEFAULT: usize = 100;
 pub const DEAD_LETTERS_LIMIT_MAX: usize = 1_000;
@@ -56,6 +53,7 @@ impl From<QueueError> for ApiError {
         match error {
             QueueError::QueueFull { .. } => {
                 ApiError::new(StatusCode::TOO_MANY_REQUESTS, "queue-full", detail)
+                    .retry_after(QUEUE_FULL_RETRY_AFTER_S)
             }
             QueueError::Invalid(_) => ApiError::bad_request(detail),
             QueueError::ClaimLost { .. } => {
@@ -69,9 +67,13 @@ impl From<QueueError> for ApiError {
     }
 }
 
-async fn open(client: zookeeper_client::Client, name: &str) -> Result<Queue, ApiError> {
+async fn open(
+    state: &AppState,
+    client: zookeeper_client::Client,
+    name: &str,
+) -> Result<Queue, ApiError> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    Ok(Queue::open(client, name, QueueConfig::default(), clock).await?)
+    Ok(Queue::open(client, name, state.config().queue.clone(), clock).await?)
 }
 
 fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
@@ -128,7 +130,7 @@ async fn enqueue(
         }
         (body, header) => body.or(header),
     };
-    let queue = open(state.client(&identity).await?, &name).await?;
+    let queue = open(&state, state.client(&identity).await?, &name).await?;
     let enqueued = queue
         .enqueue(EnqueueRequest {
             payload: request.payload,
@@ -185,12 +187,12 @@ async fn claim(
     }
     let lease = LeaseId::decode(&request.lease)?;
     let client = state.lease_client(&identity, &lease).await?;
-    let queue = open(client, &name).await?;
+    let queue = open(&state, client, &name).await?;
     let claimed = queue
         .claim(ClaimRequest {
             visibility_timeout_ms: request
                 .visibility_timeout_ms
-                .unwrap_or(VISIBILITY_TIMEOUT_MS_DEFAULT),
+                .unwrap_or(state.config().queue_visibility_timeout_ms),
             wait_ms: request.wait_ms,
         })
         .instrument(recipe_span("queue.claim", &name))
@@ -226,7 +228,7 @@ async fn ack(
     Path((name, receipt_text)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let receipt = receipt(&receipt_text)?;
-    let queue = open(state.client(&identity).await?, &name).await?;
+    let queue = open(&state, state.client(&identity).await?, &name).await?;
     queue.ack(receipt).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -260,7 +262,7 @@ async fn nack(
 ) -> Result<Json<NackView>, ApiError> {
     let receipt = receipt(&receipt_text)?;
     let delay_ms = request.map(|Json(body)| body.delay_ms).unwrap_or(0);
-    let queue = open(state.client(&identity).await?, &name).await?;
+    let queue = open(&state, state.client(&identity).await?, &name).await?;
     let outcome = match queue.nack(receipt, delay_ms).await? {
         NackOutcome::Requeued => "requeued",
         NackOutcome::DeadLettered => {
@@ -299,7 +301,7 @@ async fn extend(
 ) -> Result<Json<ExtendView>, ApiError> {
     let request = body(request)?;
     let receipt = receipt(&receipt_text)?;
-    let queue = open(state.client(&identity).await?, &name).await?;
+    let queue = open(&state, state.client(&identity).await?, &name).await?;
     let extended = queue.extend(receipt, request.visibility_timeout_ms).await?;
     Ok(Json(ExtendView {
         receipt: extended.receipt.to_string(),
@@ -327,7 +329,7 @@ async fn stats(
     identity: Identity,
     Path(name): Path<String>,
 ) -> Result<Json<StatsView>, ApiError> {
-    let queue = open(state.client(&identity).await?, &name).await?;
+    let queue = open(&state, state.client(&identity).await?, &name).await?;
     let stats = queue.stats().await?;
     state.metrics().queue_stats(&name, stats.depth, stats.in_flight);
     Ok(Json(StatsView {
@@ -372,7 +374,7 @@ async fn dead_letters(
             "limit must be at most {DEAD_LETTERS_LIMIT_MAX}"
         )));
     }
-    let queue = open(state.client(&identity).await?, &name).await?;
+    let queue = open(&state, state.client(&identity).await?, &name).await?;
     let letters = queue.dead_letters(limit).await?;
     Ok(Json(
         letters
