@@ -7,7 +7,8 @@
 //! - `herald cluster`: an ensemble of `herald server` processes on loopback.
 //! - `herald gateway`: the REST API as a client of an ensemble (Herald or Apache ZooKeeper).
 //! - `herald config check|print`: validate or show a configuration.
-//! - `herald bench`: a ZooKeeper-protocol load generator (Herald or Apache ZooKeeper).
+//! - `herald bench`: a load generator for ZooKeeper-protocol servers (Herald or Apache
+//!   ZooKeeper), Herald's REST gateway and etcd's lock API.
 
 mod bench;
 mod cluster;
@@ -47,7 +48,8 @@ enum Command {
     Config(ConfigCommand),
     /// Serve the REST API (leases, znodes, locks, elections) for an existing ensemble.
     Gateway(gateway_cmd::GatewayArgs),
-    /// Drive a ZooKeeper-compatible server with a workload and report throughput and latency.
+    /// Drive a ZooKeeper-compatible server, the REST gateway or etcd's lock API with a
+    /// workload and report throughput and latency.
     Bench(bench::BenchArgs),
 }
 

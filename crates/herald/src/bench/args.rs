@@ -106,7 +106,8 @@ pub struct BenchArgs {
     #[arg(long)]
     pub duration_secs: Option<u64>,
     /// Stop after this many successful operations in total (and after `--duration-secs`
-    /// only if that is given too).
+    /// only if that is given too). Fan-out workloads run whole rounds of `--watchers`
+    /// notifications, so they may stop up to `--watchers` - 1 short of it.
     #[arg(long)]
     pub ops: Option<u64>,
     /// Bytes of data written per create/setData (and per REST payload).

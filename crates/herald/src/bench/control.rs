@@ -92,6 +92,10 @@ impl RunControl {
         self.stopped.store(true, Ordering::Relaxed);
     }
 
+    pub fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Relaxed)
+    }
+
     /// `count` claimed operations succeeded now.
     pub fn succeeded(&self, count: u64) {
         self.succeeded_at(Instant::now(), count);
@@ -172,6 +176,7 @@ mod tests {
         let control = RunControl::new(Some(Duration::from_secs(3600)), None);
         assert!(control.claim(1_000_000));
         control.stop();
+        assert!(control.is_stopped());
         assert!(!control.claim(1));
         let expired = RunControl::new(Some(Duration::ZERO), None);
         assert!(!expired.claim(1));

@@ -19,8 +19,12 @@ pub trait Operation: Send + 'static {
     fn run_once(&mut self) -> impl Future<Output = anyhow::Result<()>> + Send;
 }
 
-/// Runs `operation` until the run ends; returns its latencies in microseconds.
-pub async fn drive(control: Arc<RunControl>, mut operation: impl Operation) -> Histogram<u64> {
+/// Runs `operation` until the run ends; returns its latencies in microseconds, and the
+/// operation for cleanup.
+pub async fn drive<O: Operation>(
+    control: Arc<RunControl>,
+    mut operation: O,
+) -> (Histogram<u64>, O) {
     let mut histogram = latency_histogram();
     while control.claim(1) {
         let started = Instant::now();
@@ -35,27 +39,32 @@ pub async fn drive(control: Arc<RunControl>, mut operation: impl Operation) -> H
             }
         }
     }
-    histogram
+    (histogram, operation)
 }
 
 /// Spawns one driven worker per operation.
 pub fn spawn_workers<O: Operation>(
     control: &Arc<RunControl>,
     operations: impl IntoIterator<Item = O>,
-) -> Vec<JoinHandle<Histogram<u64>>> {
+) -> Vec<JoinHandle<(Histogram<u64>, O)>> {
     operations
         .into_iter()
         .map(|operation| tokio::spawn(drive(control.clone(), operation)))
         .collect()
 }
 
-/// Waits for the workers and merges their histograms.
-pub async fn collect(workers: Vec<JoinHandle<Histogram<u64>>>) -> anyhow::Result<Histogram<u64>> {
+/// Waits for the workers; returns their merged histogram and their operations.
+pub async fn collect<O>(
+    workers: Vec<JoinHandle<(Histogram<u64>, O)>>,
+) -> anyhow::Result<(Histogram<u64>, Vec<O>)> {
     let mut histogram = latency_histogram();
+    let mut operations = Vec::with_capacity(workers.len());
     for worker in workers {
-        histogram.add(worker.await?).expect("histograms with the same bounds");
+        let (worker_histogram, operation) = worker.await?;
+        histogram.add(worker_histogram).expect("histograms with the same bounds");
+        operations.push(operation);
     }
-    Ok(histogram)
+    Ok((histogram, operations))
 }
 
 #[cfg(test)]
@@ -78,7 +87,8 @@ mod tests {
     async fn an_ops_budget_counts_successes_and_errors_do_not_stop_the_run() {
         let control = Arc::new(RunControl::new(None, Some(10)));
         let workers = spawn_workers(&control, [Flaky { calls: 0 }, Flaky { calls: 1 }]);
-        let histogram = collect(workers).await.unwrap();
+        let (histogram, operations) = collect(workers).await.unwrap();
+        assert_eq!(operations.len(), 2);
         assert_eq!(histogram.len(), 10);
         assert_eq!(control.completed(), 10);
         assert!(control.errors() >= 4, "{} errors", control.errors());

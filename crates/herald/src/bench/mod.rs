@@ -8,15 +8,23 @@
 //! - `zk`: ZooKeeper request workloads, multi and ephemeral churn.
 //! - `fanout`: rounds of one writer and many watchers, measured per notification.
 //! - `zk_fanout`: watch fan-out (one writer, many watching sessions).
+//! - `http`: per-worker HTTP clients and checked JSON calls.
+//! - `rest`: REST gateway workloads (locks, queues, config writes).
+//! - `rest_stream`: config change-stream fan-out over Server-Sent Events.
+//! - `etcd`: the lock workload against etcd's JSON gateway, and its encoding.
 //! - `progress`: the stderr progress bar.
 //! - `report`: the summary, as text or JSON.
 
 mod args;
 mod control;
 mod driver;
+mod etcd;
 mod fanout;
+mod http;
 mod progress;
 mod report;
+mod rest;
+mod rest_stream;
 mod zk;
 mod zk_fanout;
 
@@ -49,17 +57,28 @@ impl Finished {
     }
 }
 
+/// A name unique to this run, valid as a lock, queue or config name, so runs against
+/// the same target never share state.
+pub(crate) fn run_name(prefix: &str) -> String {
+    format!("{prefix}-{:08x}", rand::random::<u32>())
+}
+
 async fn prepare(args: &BenchArgs) -> anyhow::Result<Run> {
     match args.workload.family() {
         Family::ZooKeeper if args.workload == Workload::WatchFanout => {
             zk_fanout::prepare(args).await
         }
         Family::ZooKeeper => zk::prepare(args).await,
-        Family::Rest | Family::Etcd => {
-            anyhow::bail!("workload {} is not available in this build", args.workload.name())
+        Family::Rest if args.workload == Workload::RestConfigStream => {
+            rest_stream::prepare(args).await
         }
+        Family::Rest => rest::prepare(args).await,
+        Family::Etcd => etcd::prepare(args).await,
     }
 }
+
+/// Exit status after a second ctrl-c: 128 + SIGINT, as shells report it.
+const INTERRUPTED_EXIT_CODE: i32 = 130;
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     args.validate()?;
@@ -67,11 +86,21 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let time_limit = args.time_limit_secs().map(Duration::from_secs);
     let control = Arc::new(RunControl::new(time_limit, args.ops));
     let progress = Progress::start(control.clone(), args.quiet, args.json);
-    // Ctrl-c ends the run early and still prints what was measured.
+    // Ctrl-c ends the run early and still prints what was measured; a second one (while
+    // requests hang on a dead server) exits at once.
     let interrupt = tokio::spawn({
         let control = control.clone();
+        let progress = progress.as_ref().map(Progress::handle);
         async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
+            while tokio::signal::ctrl_c().await.is_ok() {
+                if control.is_stopped() {
+                    std::process::exit(INTERRUPTED_EXIT_CODE);
+                }
+                let note = "herald bench: stopping (ctrl-c again to quit at once)";
+                match &progress {
+                    Some(bar) => bar.suspend(|| eprintln!("{note}")),
+                    None => eprintln!("{note}"),
+                }
                 control.stop();
             }
         }
@@ -82,10 +111,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         progress.finish();
     }
     let finished = finished?;
+    // Fan-out workloads open `--watchers` watching sessions (and one writer) instead.
+    let fanout = matches!(args.workload, Workload::WatchFanout | Workload::RestConfigStream);
     let shape = Shape {
         workload: args.workload.name(),
-        connections: args.connections,
-        window: args.window,
+        connections: if fanout { args.watchers } else { args.connections },
+        window: if fanout { 1 } else { args.window },
         value_bytes: args.value_bytes,
     };
     let summary = Summary::new(shape, &finished.histogram, &control, finished.ended);

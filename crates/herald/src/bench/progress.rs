@@ -47,6 +47,11 @@ impl Progress {
         Some(Progress { bar, updater })
     }
 
+    /// The bar itself, to print around it (`suspend`).
+    pub fn handle(&self) -> ProgressBar {
+        self.bar.clone()
+    }
+
     pub fn finish(self) {
         self.updater.abort();
         self.bar.finish_and_clear();

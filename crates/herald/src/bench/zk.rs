@@ -214,7 +214,8 @@ pub async fn prepare(args: &BenchArgs) -> anyhow::Result<Run> {
     }
     Ok(Box::new(move |control| {
         async move {
-            let histogram = driver::collect(driver::spawn_workers(&control, operations)).await?;
+            let (histogram, _) =
+                driver::collect(driver::spawn_workers(&control, operations)).await?;
             let finished = Finished::now(histogram);
             drop(setup);
             Ok(finished)
