@@ -140,9 +140,17 @@ class TableTest(unittest.TestCase):
         self.assertIn("| Herald | 10 / 11 / 12 | 20 / 20 / 21 |", text)
         self.assertIn("| etcd | 30 / 30 / 30 | not loaded |", text)
         self.assertIn("100,000 znodes", text)
-        failover = sbs.failover_table({"herald": [120.0, 80.5, 95.25], "zookeeper": []})
-        self.assertIn("| Herald | 3 | 95.2 | 120, 80.5, 95.2 |", failover)
-        self.assertIn("| ZooKeeper | 0 | failed |", failover)
+        def run(gap, rejoin):
+            return {"max_gap_ms": gap, "error": "", "rejoin_secs": rejoin}
+
+        failover = sbs.failover_table({
+            "herald": [run(120.0, 1.5), run(80.5, 2.0), run(95.25, None)],
+            "zookeeper": [run(None, 3.0)],
+        })
+        self.assertIn(
+            f"| Herald | 3 | 95.2 | 120, 80.5, 95.2 | 1.5, 2.0, not within {sbs.REJOIN_DEADLINE_SECS} |", failover
+        )
+        self.assertIn("| ZooKeeper | 1 | failed | failed | 3.0 |", failover)
 
 
 class ParsingTest(unittest.TestCase):
