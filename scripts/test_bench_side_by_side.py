@@ -165,6 +165,15 @@ class ParsingTest(unittest.TestCase):
         unsupported = "Error: workload rest-lock is not available in this build"
         self.assertEqual(sbs.parse_bench_output(1, "", unsupported)[0], "unsupported")
 
+    def test_the_error_is_found_after_the_clients_log_lines(self):
+        stderr = ("\x1b[32m INFO\x1b[0m zookeeper_client::session: new session established\n"
+                  "Error: set-data\n\nCaused by:\n    connection loss\n")
+        status, _, error = sbs.parse_bench_output(1, "", stderr)
+        self.assertEqual(status, "failed")
+        self.assertEqual(error, "Error: set-data\n\nCaused by:\n    connection loss")
+        self.assertEqual(sbs.error_message("INFO a\nherald bench: 3 errors; the first: x\n"),
+                         "herald bench: 3 errors; the first: x")
+
     def test_vmrss_and_mode(self):
         status = "Name:\tjava\nVmPeak:\t 9000 kB\nVmRSS:\t   81234 kB\nThreads:\t40\n"
         self.assertEqual(sbs.vmrss_kb(status), 81234)
