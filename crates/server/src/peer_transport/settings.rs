@@ -82,6 +82,14 @@ impl PeerTransportSettings {
         let mut settings = Self::new(ensemble.me, ensemble.peer_listen, members);
         settings.secret = ensemble.secret.clone();
         settings.tls = ensemble.peer_tls.clone();
+        // A DIFF sync is queued all at once: a proposal and a commit per txn
+        // it carries. A queue shorter than that overflows, resets the
+        // connection, and the learner re-registers into the same overflow
+        // forever; so both queues hold a whole sync plus ordinary traffic.
+        let sync_burst = ensemble.sync_diff_txns_max.saturating_mul(2);
+        settings.outbound_queue_depth =
+            PEER_OUTBOUND_QUEUE_DEPTH_DEFAULT.saturating_add(sync_burst);
+        settings.inbound_queue_depth = PEER_INBOUND_QUEUE_DEPTH_DEFAULT.saturating_add(sync_burst);
         settings
     }
 
@@ -200,5 +208,15 @@ mod tests {
         assert_eq!(settings.secret.as_deref(), Some("s3cret"));
         assert_eq!(settings.listen, ensemble.peer_listen);
         assert_eq!(settings.tls, ensemble.peer_tls);
+    }
+
+    #[test]
+    fn queues_hold_a_whole_diff_sync_plus_ordinary_traffic() {
+        let mut ensemble = EnsembleConfig::new(1, Vec::new(), "127.0.0.1:0".parse().unwrap());
+        ensemble.sync_diff_txns_max = 25_000;
+        let settings = PeerTransportSettings::from_ensemble(&ensemble);
+        // A proposal and a commit for each txn of the largest DIFF.
+        assert_eq!(settings.outbound_queue_depth, 50_000 + PEER_OUTBOUND_QUEUE_DEPTH_DEFAULT);
+        assert_eq!(settings.inbound_queue_depth, 50_000 + PEER_INBOUND_QUEUE_DEPTH_DEFAULT);
     }
 }
