@@ -199,6 +199,33 @@ async fn late_peer_is_connected_and_receives_later_messages() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_connects_cuts_our_backoff_towards_it_short() {
+    let mut listeners = reserve_listeners(2).await;
+    let members = members_of(&listeners);
+    // Node 2 is down: its port is free, so node 1's first dial is refused
+    // and node 1 backs off for a whole minute (far beyond the deadline).
+    let address_2 = listeners.pop().unwrap().local_addr().unwrap();
+    let mut slow = settings_for(1, &members);
+    slow.reconnect_backoff_min_ms = 60_000;
+    slow.reconnect_backoff_max_ms = 60_000;
+    let (node_1, _inbox_1) = start(slow, listeners.pop().unwrap());
+    wait_until("node 1's dial to node 2 fails", || node_1.stats().dials_failed >= 1).await;
+
+    let (node_2, mut inbox_2) =
+        start(settings_for(2, &members), TcpListener::bind(address_2).await.unwrap());
+    // Node 2 dials node 1 at once; that connection is what wakes node 1's writer.
+    wait_until("node 1 reconnects to node 2 before its backoff ends", || {
+        node_1.connected_peers() == [2]
+    })
+    .await;
+    node_1.send(2, TestMessage::Sequence { from: 1, number: 1 }).unwrap();
+    assert_eq!(receive(&mut inbox_2).await, (1, TestMessage::Sequence { from: 1, number: 1 }));
+    for node in [node_1, node_2] {
+        node.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restarted_peer_is_reconnected_in_both_directions() {
     let mut listeners = reserve_listeners(2).await;
     let members = members_of(&listeners);

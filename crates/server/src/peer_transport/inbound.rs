@@ -5,7 +5,7 @@
 //! With TLS configured, the TLS handshake comes first and the Herald
 //! handshake runs inside it, both under the same deadline.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,6 +22,7 @@ use super::handshake::{
     HELLO_HEAD_BYTES, HandshakeError, MAC_BYTES, NONCE_BYTES, Nonce, PEER_HANDSHAKE_ACCEPTED,
     decode_hello_head, encode_greeting, verify_hello,
 };
+use super::outbound::PeerLink;
 use super::settings::PeerTransportSettings;
 use super::stats::TransportStats;
 use super::tls::{self, PeerStream, ReloadingPeerTls};
@@ -80,6 +81,8 @@ pub struct Acceptor<M> {
     registry: Arc<InboundRegistry>,
     pending_handshakes: Arc<Semaphore>,
     stats: Arc<TransportStats>,
+    /// Our outbound links, told to redial a peer as soon as it connects here.
+    outbound_links: BTreeMap<u64, Arc<PeerLink>>,
 }
 
 /// Lets the transport list the peers with a live inbound connection.
@@ -98,6 +101,7 @@ impl<M: DeserializeOwned + Send + 'static> Acceptor<M> {
         tls: Option<Arc<ReloadingPeerTls>>,
         delivered: mpsc::Sender<(u64, M)>,
         stats: Arc<TransportStats>,
+        outbound_links: BTreeMap<u64, Arc<PeerLink>>,
     ) -> (Self, InboundPeers) {
         let registry = Arc::new(InboundRegistry::default());
         let pending_handshakes = Arc::new(Semaphore::new(settings.pending_handshakes_max));
@@ -108,6 +112,7 @@ impl<M: DeserializeOwned + Send + 'static> Acceptor<M> {
             registry: registry.clone(),
             pending_handshakes,
             stats,
+            outbound_links,
         };
         (acceptor, InboundPeers(registry))
     }
@@ -174,6 +179,9 @@ impl<M: DeserializeOwned + Send + 'static> Acceptor<M> {
         drop(permit);
         let (generation, superseded) = self.registry.register(peer);
         tracing::info!(peer, %remote, "accepted peer connection");
+        if let Some(link) = self.outbound_links.get(&peer) {
+            link.redial_now();
+        }
         tokio::select! {
             reason = self.read_until_closed(peer, stream) => match reason {
                 FrameError::Closed => tracing::info!(peer, "peer closed its connection"),

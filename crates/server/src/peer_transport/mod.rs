@@ -104,13 +104,19 @@ where
         let (delivered, received) = mpsc::channel(settings.inbound_queue_depth);
         let (shutdown, shutdown_receiver) = watch::channel(false);
 
+        let links: BTreeMap<u64, Arc<PeerLink>> = settings
+            .members
+            .keys()
+            .filter(|id| **id != settings.me)
+            .map(|id| (*id, Arc::new(PeerLink::default())))
+            .collect();
         let (acceptor, inbound) =
-            Acceptor::new(settings.clone(), tls.clone(), delivered, stats.clone());
+            Acceptor::new(settings.clone(), tls.clone(), delivered, stats.clone(), links.clone());
         let mut tasks = vec![tokio::spawn(acceptor.run(listener, shutdown_receiver))];
         let mut peers = BTreeMap::new();
         for (&peer, address) in settings.members.iter().filter(|(id, _)| **id != settings.me) {
             let (queue, queued) = mpsc::channel(settings.outbound_queue_depth);
-            let link = Arc::new(PeerLink::default());
+            let link = links[&peer].clone();
             let writer = Writer {
                 peer,
                 address: address.clone(),

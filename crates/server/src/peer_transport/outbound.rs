@@ -38,6 +38,10 @@ pub struct PeerLink {
     /// Wakes the writer for a reset; notified once per false→true flip of
     /// `reset_requested`, so every wake-up is a real reset.
     reset: Notify,
+    /// Cuts a reconnect backoff short: the peer just connected to us, so it
+    /// is up again and listening (a restarted member would otherwise wait
+    /// out a backoff of up to seconds for our half of the link).
+    redial: Notify,
 }
 
 impl PeerLink {
@@ -47,6 +51,12 @@ impl PeerLink {
 
     pub fn is_reset_requested(&self) -> bool {
         self.reset_requested.load(Ordering::SeqCst)
+    }
+
+    /// The peer connected to this node: dial it now rather than at the end
+    /// of the current backoff.
+    pub fn redial_now(&self) {
+        self.redial.notify_one();
     }
 
     pub fn request_reset(&self) {
@@ -136,11 +146,13 @@ impl Writer {
                         tracing::debug!(peer = self.peer, address = %self.address, %error, failed_dials, "cannot reach peer");
                     }
                     failed_dials += 1;
+                    self.stats.count_dial_failed();
                 }
             }
             let delay = Duration::from_millis(backoff.next_delay_ms(rand::random::<f64>()));
             tokio::select! {
                 _ = self.link.reset.notified() => self.discard_queued(&mut queue),
+                _ = self.link.redial.notified() => backoff.reset(),
                 _ = tokio::time::sleep(delay) => {}
             }
         }

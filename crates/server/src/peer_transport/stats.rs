@@ -9,6 +9,7 @@ pub struct TransportStats {
     unsendable: AtomicU64,
     resets: AtomicU64,
     handshakes_refused: AtomicU64,
+    dials_failed: AtomicU64,
 }
 
 /// A point-in-time copy of the transport's loss counters.
@@ -27,6 +28,9 @@ pub struct PeerTransportStats {
     /// TLS handshakes (no or untrusted certificate, plaintext on a TLS port),
     /// wrong secrets, unknown ids, timeouts, or too many pending handshakes.
     pub handshakes_refused: u64,
+    /// Outbound dials (connect and handshake) that failed; each is followed
+    /// by a backoff, cut short when that peer connects to us.
+    pub dials_failed: u64,
 }
 
 impl TransportStats {
@@ -47,6 +51,10 @@ impl TransportStats {
         self.handshakes_refused.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub fn count_dial_failed(&self) {
+        self.dials_failed.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn snapshot(&self) -> PeerTransportStats {
         PeerTransportStats {
             dropped_on_full_queue: self.dropped_on_full_queue.load(Ordering::Relaxed),
@@ -54,6 +62,7 @@ impl TransportStats {
             unsendable: self.unsendable.load(Ordering::Relaxed),
             resets: self.resets.load(Ordering::Relaxed),
             handshakes_refused: self.handshakes_refused.load(Ordering::Relaxed),
+            dials_failed: self.dials_failed.load(Ordering::Relaxed),
         }
     }
 }
