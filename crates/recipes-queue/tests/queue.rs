@@ -368,9 +368,12 @@ async fn consumers_killed_mid_claim_lose_nothing() {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let producer =
         Queue::open(ensemble.client().await, "jobs", config.clone(), clock.clone()).await.unwrap();
-    const ITEMS: u64 = 600;
-    for n in 0..ITEMS {
-        put(&producer, json!(n), 0).await;
+    const ITEMS: u64 = 10_000;
+    // Loaded in bulk (the same layout, a multi per thousand items): the test is
+    // about the consumers, and one enqueue at a time would take most of its time.
+    let payloads: Vec<serde_json::Value> = (0..ITEMS).map(|n| json!(n)).collect();
+    for chunk in payloads.chunks(recipes_queue::bulk::BULK_ITEMS_MAX) {
+        producer.enqueue_bulk(0, chunk).await.unwrap();
     }
     let mut workers = Vec::new();
     for worker in 0..3u64 {
@@ -406,7 +409,10 @@ async fn consumers_killed_mid_claim_lose_nothing() {
     let mut all = Vec::new();
     let mut killed_holding_claims = 0;
     for worker in workers {
-        let (acked, killed) = within("workers drain", worker).await.unwrap();
+        let (acked, killed) = tokio::time::timeout(std::time::Duration::from_secs(300), worker)
+            .await
+            .expect("workers drain within five minutes")
+            .unwrap();
         all.extend(acked);
         killed_holding_claims += killed;
     }
