@@ -195,7 +195,10 @@ pub const EPOCH_MAX: u64 = u32::MAX as u64;
 /// Defaults (in driver ticks; the server uses 10 ms ticks).
 pub const PING_INTERVAL_TICKS_DEFAULT: u32 = 10;
 pub const SYNC_LIMIT_TICKS_DEFAULT: u32 = 50;
-pub const INIT_LIMIT_TICKS_DEFAULT: u32 = 200;
+/// 10 s at the server's 10 ms tick (ZooKeeper's default is 20 s): a learner
+/// synced by SNAP receives, decodes and durably installs the whole tree
+/// within it, which takes seconds for hundreds of thousands of znodes.
+pub const INIT_LIMIT_TICKS_DEFAULT: u32 = 1_000;
 pub const DISCOVERY_RESEND_TICKS_DEFAULT: u32 = 1;
 pub const COMMITTED_LOG_MAX_DEFAULT: usize = 10_000;
 

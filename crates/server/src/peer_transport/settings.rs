@@ -8,9 +8,11 @@ use crate::config::{EnsembleConfig, PeerTlsFiles};
 
 use super::error::PeerTransportError;
 
-/// Largest frame payload accepted or sent by default. Snapshots travel over
-/// this transport, so it is generous; a larger frame closes the connection.
-pub const PEER_FRAME_BYTES_MAX: usize = 64 * 1024 * 1024;
+/// Largest frame payload accepted or sent by default. A SNAP sync carries the
+/// whole tree in one frame (about 230 bytes per small znode: 64 MiB was
+/// under 300,000 znodes), so it is generous; a larger frame closes the
+/// connection. Peers are authenticated before any frame is read.
+pub const PEER_FRAME_BYTES_MAX: usize = 1024 * 1024 * 1024;
 /// Messages waiting for one peer's writer before `send` starts dropping.
 pub const PEER_OUTBOUND_QUEUE_DEPTH_DEFAULT: usize = 4_096;
 /// Messages decoded from all peers waiting for the node before readers stop
