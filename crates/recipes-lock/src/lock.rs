@@ -89,7 +89,8 @@ pub async fn acquire_with_delay(
     wait: Duration,
     lock_delay: Duration,
 ) -> Result<Grant, LockError> {
-    protected::ensure_directory(client, dir).await?;
+    // No mkdir up front: it is a failing create per path component on every
+    // acquire. `create_contender` makes the directory when the create says NoNode.
     let (own, created) = protected::create_contender(client, dir, kind, data).await?;
     let own_path = format!("{dir}/{own}");
     let deadline = Instant::now() + wait;
