@@ -38,34 +38,50 @@ impl SnapshotView {
     }
 
     /// The snapshot's bytes: the same for equal trees, whatever their history.
-    pub fn encode(mut self) -> Vec<u8> {
-        let mut writer = Writer::with_capacity(self.data_size as usize + self.nodes.len() * 96);
-        writer.write_i64(MAGIC);
-        writer.write_i32(FORMAT_VERSION);
-        writer.write_i64(self.last_zxid.0);
-        self.sessions.sort_by_key(|(id, _)| *id);
-        writer.write_vec(&self.sessions, |writer, (id, info)| {
-            writer.write_i64(id.0);
-            writer.write_i32(info.timeout_ms);
-            writer.write_buffer(&info.password);
-        });
-        self.nodes.sort_unstable_by(|(left, _), (right, _)| left.cmp(right));
-        writer.write_vec(&self.nodes, |writer, (path, node)| {
-            writer.write_string(path);
-            writer.write_buffer(&node.data);
-            writer.write_records(&node.acl);
-            for value in
-                [node.czxid, node.mzxid, node.ctime, node.mtime, node.ephemeral_owner, node.pzxid]
-            {
-                writer.write_i64(value);
-            }
-            for value in [node.version, node.cversion, node.aversion] {
-                writer.write_i32(value);
-            }
-            writer.write_i32(node.children.len() as i32);
-        });
-        writer.into_bytes()
+    pub fn encode(self) -> Vec<u8> {
+        encode_state(
+            self.last_zxid,
+            self.data_size,
+            self.sessions.iter().map(|(id, info)| (*id, info)).collect(),
+            self.nodes.iter().map(|(path, node)| (&**path, &**node)).collect(),
+        )
     }
+}
+
+/// The one encoding of a snapshot, from borrowed parts: a view's, or the live
+/// tree's when nothing changes it meanwhile (no key or node is copied).
+fn encode_state(
+    last_zxid: Zxid,
+    data_size: u64,
+    mut sessions: Vec<(SessionId, &SessionInfo)>,
+    mut nodes: Vec<(&str, &Node)>,
+) -> Vec<u8> {
+    let mut writer = Writer::with_capacity(data_size as usize + nodes.len() * 96);
+    writer.write_i64(MAGIC);
+    writer.write_i32(FORMAT_VERSION);
+    writer.write_i64(last_zxid.0);
+    sessions.sort_by_key(|(id, _)| *id);
+    writer.write_vec(&sessions, |writer, (id, info)| {
+        writer.write_i64(id.0);
+        writer.write_i32(info.timeout_ms);
+        writer.write_buffer(&info.password);
+    });
+    nodes.sort_unstable_by_key(|(path, _)| *path);
+    writer.write_vec(&nodes, |writer, (path, node)| {
+        writer.write_string(path);
+        writer.write_buffer(&node.data);
+        writer.write_records(&node.acl);
+        for value in
+            [node.czxid, node.mzxid, node.ctime, node.mtime, node.ephemeral_owner, node.pzxid]
+        {
+            writer.write_i64(value);
+        }
+        for value in [node.version, node.cversion, node.aversion] {
+            writer.write_i32(value);
+        }
+        writer.write_i32(node.children.len() as i32);
+    });
+    writer.into_bytes()
 }
 
 impl DataTree {
@@ -80,7 +96,12 @@ impl DataTree {
     }
 
     pub fn serialize_snapshot(&self) -> Vec<u8> {
-        self.snapshot_view().encode()
+        encode_state(
+            self.last_zxid,
+            self.data_size,
+            self.sessions.iter().map(|(id, info)| (*id, info)).collect(),
+            self.nodes.iter().map(|(path, node)| (&**path, &**node)).collect(),
+        )
     }
 
     /// Rebuilds a tree from `serialize_snapshot`'s bytes. Refuses anything

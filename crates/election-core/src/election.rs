@@ -376,7 +376,14 @@ impl Election {
         ) {
             return;
         }
-        let decide_now = wait == 0 || self.no_better_vote_can_come(looking);
+        // The quorum is established just above: only the other half of
+        // `no_better_vote_can_come` is left to ask.
+        let decide_now = wait == 0
+            || looking.round_tally.all_reachable_voters_sent(
+                &self.config.quorum,
+                &looking.proposal,
+                &self.unreachable,
+            );
         if waiting && !decide_now {
             return;
         }
