@@ -43,7 +43,10 @@ log4j.appender.FILE.File=${zookeeper.log.file}
 log4j.appender.FILE.layout=org.apache.log4j.PatternLayout
 log4j.appender.FILE.layout.ConversionPattern=%d %p [%t] %c{1}: %m%n
 LOG
-  java -Xmx512m -cp "$classpath" \
+  # ZK_JVM_OPTS: the JVM options; unset, a 512 MB heap cap (the test tiers run
+  # several servers beside builds). The benchmark sets it to Debian's default (none).
+  # shellcheck disable=SC2086
+  java ${ZK_JVM_OPTS--Xmx512m} -cp "$classpath" \
     -Dlog4j.configuration="file:$dir/log4j.properties" -Dzookeeper.log.file="$dir/zookeeper.log" \
     -Dzookeeper.extendedTypesEnabled=true -Dzookeeper.admin.enableServer=false \
     org.apache.zookeeper.server.quorum.QuorumPeerMain "$dir/zoo.cfg" >"$dir/stdout.log" 2>&1 &

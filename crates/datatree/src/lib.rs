@@ -14,6 +14,7 @@
 
 pub mod acl;
 mod acl_cache;
+mod children;
 mod node;
 pub mod path;
 pub mod pending;

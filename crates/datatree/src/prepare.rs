@@ -10,13 +10,13 @@
 //! committed, so it can prepare the next write before the last one commits.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use proto::codes::perms;
 use proto::{Acl, CreateMode, ErrorCode, SessionId, Zxid};
 
 use crate::acl::{self, AuthContext};
+use crate::acl_cache::SharedAcl;
 use crate::node::{CONTAINER_OWNER, NodeKind, TTL_MS_MAX};
 use crate::path;
 use crate::pending::PendingChanges;
@@ -84,7 +84,7 @@ const ANY_VERSION: i32 = -1;
 /// What prepare needs to know of a node, live or pending in a multi.
 #[derive(Debug, Clone)]
 pub(crate) struct NodeView {
-    acl: Arc<[Acl]>,
+    acl: SharedAcl,
     version: i32,
     aversion: i32,
     /// Children ever created: the next sequential suffix.
@@ -162,7 +162,7 @@ impl<'a> View<'a> {
                 acl::check(&node.acl, perms::ADMIN, &context.auth)?;
                 let version = next_version(node.aversion, *version)?;
                 node.aversion = version;
-                node.acl = Arc::from(fixed.as_slice());
+                node.acl = SharedAcl::new(&fixed);
                 self.set(path, Some(node));
                 Ok(TxnBody::SetAcl { path: path.clone(), acl: fixed, version })
             }
@@ -246,7 +246,7 @@ impl<'a> View<'a> {
         parent.cversion = parent.cversion.wrapping_add(1);
         parent.children += 1;
         self.set(parent_path, Some(parent));
-        let acl = Arc::from(fixed.as_slice());
+        let acl = SharedAcl::new(&fixed);
         let created =
             NodeView { acl, version: 0, aversion: 0, cversion: 0, children: 0, ephemeral_owner };
         self.set(&path, Some(created));

@@ -2,7 +2,6 @@
 //! (`FinalRequestProcessor`): bad path, then NoNode, then the ACL; a watch is
 //! registered only when the read succeeds.
 
-use bytes::Bytes;
 use proto::codes::perms;
 use proto::{Acl, AddWatchMode, ErrorCode, EventType, Id, SessionId, Stat, WatcherType, Zxid};
 
@@ -36,15 +35,17 @@ impl DataTree {
         }
     }
 
-    /// getData; `watcher` leaves a one-shot data watch.
+    /// getData; `watcher` leaves a one-shot data watch. The data is copied
+    /// out: a reply is encoded from it at once, and a clone of the node's
+    /// `Bytes` would allocate a shared header the node then keeps for good.
     pub fn get_data(
         &mut self,
         path: &str,
         auth: &AuthContext,
         watcher: Option<SessionId>,
-    ) -> Result<(Bytes, Stat), ErrorCode> {
+    ) -> Result<(Vec<u8>, Stat), ErrorCode> {
         let node = self.readable(path, perms::READ, auth)?;
-        let result = (node.data.clone(), node.stat());
+        let result = (node.data.to_vec(), node.stat());
         self.watch(Kind::Data, path, watcher)?;
         Ok(result)
     }
@@ -79,7 +80,7 @@ impl DataTree {
         watcher: Option<SessionId>,
     ) -> Result<(Vec<String>, Stat), ErrorCode> {
         let node = self.readable(path, perms::READ, auth)?;
-        let result = (node.children.iter().cloned().collect(), node.stat());
+        let result = (node.children.iter().map(str::to_owned).collect(), node.stat());
         self.watch(Kind::Child, path, watcher)?;
         Ok(result)
     }

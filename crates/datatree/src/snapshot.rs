@@ -6,7 +6,6 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use proto::{DecodeError, Reader, SessionId, Writer, Zxid};
 
 use crate::node::Node;
@@ -136,7 +135,7 @@ impl DataTree {
         let acl_cache = &mut tree.acl_cache;
         let nodes = reader.read_vec(NODE_MIN_BYTES, |reader| {
             let path = reader.read_string()?;
-            let data = Bytes::from(reader.read_buffer()?);
+            let data = reader.read_buffer()?.into_boxed_slice();
             let acl = acl_cache.intern(&reader.read_records::<proto::Acl>()?);
             let mut longs = [0i64; 6];
             for value in &mut longs {
@@ -178,7 +177,7 @@ impl DataTree {
                     value: path.len() as i64,
                 },
             )?;
-            parent.children.insert(path::name(&path).to_string());
+            parent.children.insert(path::name(&path));
         }
         for (path, expected) in child_counts {
             if tree.nodes[path.as_str()].children.len() != expected as usize {

@@ -98,7 +98,7 @@ impl DataTree {
                 .get_mut(path::parent(system))
                 .map(Arc::make_mut)
                 .expect("system parents exist");
-            parent.children.insert(path::name(system).to_string());
+            parent.children.insert(path::name(system));
         }
         // ZooKeeper builds these nodes outside any txn: their parents' stats stay zero.
         tree
@@ -199,13 +199,13 @@ impl DataTree {
                 let parent_path = path::parent(path);
                 let parent =
                     self.nodes.get_mut(parent_path).map(Arc::make_mut).ok_or(ErrorCode::NoNode)?;
-                if !parent.children.insert(path::name(path).to_string()) {
+                if !parent.children.insert(path::name(path)) {
                     return Err(ErrorCode::NodeExists);
                 }
                 parent.cversion = parent.cversion.wrapping_add(1);
                 parent.pzxid = zxid;
                 let node = Node::new(
-                    data.clone(),
+                    Box::from(&data[..]),
                     self.acl_cache.intern(acl),
                     zxid,
                     txn.time_ms,
@@ -228,7 +228,7 @@ impl DataTree {
                     .map(Arc::make_mut)
                     .ok_or(ErrorCode::NoNode)?;
                 self.data_size = self.data_size + data.len() as u64 - node.data.len() as u64;
-                node.data = data.clone();
+                node.data = Box::from(&data[..]);
                 node.version = *version;
                 node.mzxid = zxid;
                 node.mtime = txn.time_ms;

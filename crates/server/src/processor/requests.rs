@@ -138,9 +138,7 @@ impl Processor {
                     .into_iter()
                     .map(|op| match op {
                         MultiOp::GetData(get) => match self.tree.get_data(&get.path, &auth, None) {
-                            Ok((data, stat)) => {
-                                MultiReadResult::GetData { data: data.to_vec(), stat }
-                            }
+                            Ok((data, stat)) => MultiReadResult::GetData { data, stat },
                             Err(code) => MultiReadResult::Error(code.code()),
                         },
                         MultiOp::GetChildren(get) => {
@@ -173,7 +171,7 @@ impl Processor {
             Request::GetData(get) => self
                 .tree
                 .get_data(&get.path, &auth, watcher(get.watch))
-                .map(|(data, stat)| Some(Response::GetData { data: data.to_vec(), stat })),
+                .map(|(data, stat)| Some(Response::GetData { data, stat })),
             Request::Exists(exists) => {
                 match self.tree.exists(&exists.path, &auth, watcher(exists.watch)) {
                     Ok(Some(stat)) => Ok(Some(Response::Exists { stat })),
