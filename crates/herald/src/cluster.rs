@@ -58,7 +58,7 @@ pub async fn up(args: ClusterArgs) -> anyhow::Result<()> {
         let serving = serving.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                println!("[{id}] {line}");
+                say!("[{id}] {line}");
                 if line.contains(", serving") {
                     let _ = serving.send(id);
                 }
@@ -82,9 +82,9 @@ pub async fn up(args: ClusterArgs) -> anyhow::Result<()> {
     }
     let connect: Vec<String> =
         (0..args.nodes).map(|index| format!("127.0.0.1:{}", args.base_port + index)).collect();
-    println!("herald cluster: {} members serving; connect to {}", args.nodes, connect.join(","));
+    say!("herald cluster: {} members serving; connect to {}", args.nodes, connect.join(","));
     crate::shutdown_signal().await;
-    println!("herald cluster: stopping");
+    say!("herald cluster: stopping");
     stop(&mut children);
     Ok(())
 }

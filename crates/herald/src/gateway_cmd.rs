@@ -168,8 +168,8 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     let acceptor = args.tls.acceptor()?;
     let listener = bind(args.listen).await?;
     let scheme = if acceptor.is_some() { "https" } else { "http" };
-    println!("herald gateway: REST API on {scheme}://{} (docs at /docs)", listener.local_addr()?);
-    println!("herald gateway: ensemble {}", args.ensemble);
+    say!("herald gateway: REST API on {scheme}://{} (docs at /docs)", listener.local_addr()?);
+    say!("herald gateway: ensemble {}", args.ensemble);
     match acceptor {
         Some(acceptor) => serve_tls(listener, config, acceptor, crate::shutdown_signal()).await,
         None => serve(listener, config, crate::shutdown_signal()).await,

@@ -10,6 +10,16 @@
 //! - `herald bench`: a load generator for ZooKeeper-protocol servers (Herald or Apache
 //!   ZooKeeper), Herald's REST gateway and etcd's lock API.
 
+/// `println!` that never panics: a server's status lines must not stop it
+/// because whatever read its stdout has gone (`herald server | head`, a log
+/// shipper restarting), and a listing piped into `grep -q` ends quietly.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod bench;
 mod cluster;
 mod config;
@@ -154,7 +164,7 @@ fn main() -> anyhow::Result<()> {
         Command::Cluster(args) => runtime.block_on(cluster::up(args)),
         Command::Config(ConfigCommand::Check { file, sources }) => {
             match load_config(Some(&file), &sources) {
-                Ok(_) => println!("{}: ok", file.display()),
+                Ok(_) => say!("{}: ok", file.display()),
                 Err(error) => {
                     eprintln!("{}: {error:#}", file.display());
                     std::process::exit(1);
@@ -164,7 +174,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Config(ConfigCommand::Keys) => {
             for key in config::sections::all_keys() {
-                println!("{key}");
+                say!("{key}");
             }
             Ok(())
         }
@@ -208,15 +218,15 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
     };
     let data_dir = std::fs::canonicalize(&args.data_dir).unwrap_or(args.data_dir);
     if let Some(plain) = node.plaintext_client_address() {
-        println!("herald dev: ZooKeeper protocol on {plain}");
+        say!("herald dev: ZooKeeper protocol on {plain}");
     }
     if let Some(secure) = node.secure_client_address() {
-        println!("herald dev: ZooKeeper protocol over TLS on {secure}");
+        say!("herald dev: ZooKeeper protocol over TLS on {secure}");
     }
-    println!("herald dev: REST API on http://{} (docs at /docs)", http.local_addr()?);
-    println!("herald dev: data in {}", data_dir.display());
+    say!("herald dev: REST API on http://{} (docs at /docs)", http.local_addr()?);
+    say!("herald dev: data in {}", data_dir.display());
     if let Some(admin) = node.admin_address() {
-        println!("herald dev: admin, metrics and probes on http://{admin}");
+        say!("herald dev: admin, metrics and probes on http://{admin}");
     }
     let gateway_config =
         gateway::GatewayConfig { ensemble: node.client_address().to_string(), ..gateway_config };
@@ -234,7 +244,7 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
     match stopped_by_itself {
         Some(result) => result.context("node stopped"),
         None => {
-            println!("herald dev: shutting down");
+            say!("herald dev: shutting down");
             node.shutdown().await.context("shutting down")
         }
     }

@@ -155,10 +155,10 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let data_dir = config.data_dir.clone();
     let mut node = RunningServer::start(config).await.context("starting the member")?;
     let data_dir = std::fs::canonicalize(&data_dir).unwrap_or(data_dir);
-    println!("herald server: ZooKeeper protocol on {}", node.client_address());
-    println!("herald server: data in {}", data_dir.display());
+    say!("herald server: ZooKeeper protocol on {}", node.client_address());
+    say!("herald server: data in {}", data_dir.display());
     if let Some((me, count)) = membership {
-        println!("herald server: member {me} of an ensemble of {count}");
+        say!("herald server: member {me} of an ensemble of {count}");
     }
     let mut status = node.watch_status();
     print_status(*status.borrow());
@@ -175,7 +175,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     match stopped_by_itself {
         Some(result) => result.context("member stopped"),
         None => {
-            println!("herald server: shutting down");
+            say!("herald server: shutting down");
             node.shutdown().await.context("shutting down")
         }
     }
@@ -197,7 +197,7 @@ fn print_status(status: NodeStatus) {
         Some(SyncKind::Snap) => " (last sync: SNAP)",
         None => "",
     };
-    println!("herald server: {mode}, {serving}{sync}");
+    say!("herald server: {mode}, {serving}{sync}");
 }
 
 #[cfg(test)]

@@ -84,6 +84,21 @@ fn keys_lists_every_documented_key() {
 }
 
 #[test]
+fn a_listing_into_a_closed_pipe_ends_quietly() {
+    // As `herald config keys | grep -q KEY` does once grep has its match.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["config", "keys"])
+        .stdout(writer)
+        .output()
+        .expect("running herald");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+}
+
+#[test]
 fn server_joins_the_ensemble_its_file_describes() {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();

@@ -124,9 +124,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         eprintln!("herald bench: {} errors; the first: {error}", control.errors());
     }
     if args.json {
-        println!("{}", summary.json());
+        say!("{}", summary.json());
     } else {
-        println!("{}", summary.text());
+        say!("{}", summary.text());
     }
     Ok(())
 }
