@@ -24,6 +24,7 @@ use zookeeper_client::{Client, SessionId, SessionInfo, SessionState};
 
 use crate::auth::Identity;
 use crate::error::ApiError;
+use crate::grants::{GrantCache, LeaseGrants};
 use crate::lease_marker::{self as marker, MarkerRecord, deadline_after};
 use crate::sessions::{SharedSessions, connect, is_terminal};
 
@@ -97,6 +98,9 @@ struct Entry {
     deadline: Instant,
     /// Tells this entry apart from a later one for the same session (resumed again).
     generation: u64,
+    /// Forgets the lease's remembered lock grants when this entry goes (never read: its
+    /// drop is its job).
+    _grants: LeaseGrants,
 }
 
 /// What the gateway knows about one lease.
@@ -116,6 +120,8 @@ pub struct LeaseTable {
     entries: Entries,
     next_generation: AtomicU64,
     reaper_started: std::sync::Once,
+    /// The contender node of each lock grant made through a lease held here.
+    grants: Arc<GrantCache>,
 }
 
 impl LeaseTable {
@@ -127,7 +133,13 @@ impl LeaseTable {
             entries: Arc::new(Mutex::new(HashMap::new())),
             next_generation: AtomicU64::new(0),
             reaper_started: std::sync::Once::new(),
+            grants: Arc::new(GrantCache::default()),
         }
+    }
+
+    /// The lock grants made through leases held here (see [`crate::grants`]).
+    pub fn grants(&self) -> &GrantCache {
+        &self.grants
     }
 
     fn connector(identity: &Identity, ttl: Duration) -> zookeeper_client::Connector {
@@ -169,6 +181,7 @@ impl LeaseTable {
             ttl,
             deadline: Instant::now() + left,
             generation,
+            _grants: LeaseGrants::new(self.grants.clone(), session_id),
         };
         self.entries.lock().await.insert(session_id, entry);
         tokio::spawn(follow_marker(

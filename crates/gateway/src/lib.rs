@@ -9,6 +9,8 @@
 //! - [`auth`]: bearer tokens → ZooKeeper digest identities.
 //! - [`sessions`]: the shared per-identity ZooKeeper sessions.
 //! - [`leases`]: leases = ZooKeeper sessions, resumable from their id anywhere.
+//! - [`grants`]: the contender node of each lock grant made here, so a release deletes it
+//!   directly instead of searching the lock for the token (bounded; a miss searches).
 //! - [`metrics`]: the per-recipe and HTTP metrics; [`metrics_labels`] bounds their
 //!   label values; [`metrics_http`] counts requests and serves `GET /metrics`.
 //! - [`trace_context`]: request spans that join the caller's W3C trace.
@@ -25,6 +27,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod forward;
+pub mod grants;
 pub mod https;
 pub mod lease_marker;
 pub mod leases;

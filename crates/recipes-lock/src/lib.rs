@@ -6,9 +6,12 @@
 //!   sequence number and decides "granted" or "wait for this one node". No I/O, so the
 //!   no-herd and read/write rules are unit tested exhaustively.
 //! - [`protected`]: Curator's protected mode. Contender names carry a GUID so a create that
-//!   may have succeeded before a connection loss is found again instead of duplicated.
-//! - [`lock`]: acquire (long-poll with a bound, 0 = try), release, inspect and the
-//!   token-guarded write, for exclusive and read-write locks.
+//!   may have succeeded before a connection loss is found again instead of duplicated. Also
+//!   the create sent together with the first listing, so an uncontended acquire is one
+//!   round trip.
+//! - [`lock`]: acquire (long-poll with a bound, 0 = try), release (by token, or directly by
+//!   node name for a caller that remembers its grants), inspect and the token-guarded write,
+//!   for exclusive and read-write locks.
 //! - [`semaphore`]: counting semaphore (an internal lock serialises the one waiter that
 //!   watches the lease directory, so waiters never stampede).
 //! - [`election`]: leader election on top of the exclusive lock: campaign, proclaim,

@@ -90,16 +90,23 @@ pub async fn acquire_with_delay(
     lock_delay: Duration,
 ) -> Result<Grant, LockError> {
     // No mkdir up front: it is a failing create per path component on every
-    // acquire. `create_contender` makes the directory when the create says NoNode.
-    let (own, created) = protected::create_contender(client, dir, kind, data).await?;
+    // acquire. The contender's create makes the directory when it says NoNode.
+    // The first listing travels with the create, so an uncontended acquire is one
+    // round trip.
+    let created = protected::create_and_list(client, dir, kind, data).await?;
+    let own = created.name;
     let own_path = format!("{dir}/{own}");
     let deadline = Instant::now() + wait;
     let mut wakeups = 0;
     let mut departed: Option<String> = None;
+    let mut listed = created.children;
     let outcome = loop {
-        let children = match client.list_children(dir).await {
-            Ok(children) => children,
-            Err(error) => break Err(error.into()),
+        let children = match listed.take() {
+            Some(children) => children,
+            None => match client.list_children(dir).await {
+                Ok(children) => children,
+                Err(error) => break Err(error.into()),
+            },
         };
         let ordered = contenders::ordered(&children);
         match contenders::decide(&ordered, &own) {
@@ -141,7 +148,7 @@ pub async fn acquire_with_delay(
                     lock_delayed = true;
                 }
             }
-            Ok(Grant { node: own_path, token: created.czxid, wakeups, lock_delayed })
+            Ok(Grant { node: own_path, token: created.stat.czxid, wakeups, lock_delayed })
         }
         Err(error) => {
             remove_quietly(client, &own_path).await;
@@ -200,6 +207,34 @@ pub async fn release(client: &Client, dir: &str, token: i64) -> Result<(), LockE
             index: 0,
             source: Error::NoNode,
         }) => Ok(()),
+        Err(error) => Err(Error::from(error).into()),
+    }
+}
+
+/// Releases the contender named `name` in `dir` without looking for it, for a caller that
+/// remembers which node its grant `token` created (the gateway does, per lease).
+///
+/// The caller vouches that the node belongs to the session of `client`: the name carries a
+/// GUID made for that one grant and the node is ephemeral to the session that created it,
+/// so the name cannot come to mean another session's contender. If the node is gone the
+/// grant is gone (released, or the lease ended): [`LockError::UnknownToken`], as
+/// [`release`] answers for a token it cannot find.
+pub async fn release_node(
+    client: &Client,
+    dir: &str,
+    name: &str,
+    token: i64,
+) -> Result<(), LockError> {
+    // Delete and record the clean release in one multi (see `acquire_with_delay`).
+    let mut multi = client.new_multi_writer();
+    multi.add_delete(&format!("{dir}/{name}"), None)?;
+    multi.add_set_data(dir, name.as_bytes(), None)?;
+    match multi.commit().await {
+        Ok(_) => Ok(()),
+        Err(zookeeper_client::MultiWriteError::OperationFailed {
+            index: 0,
+            source: Error::NoNode,
+        }) => Err(LockError::UnknownToken(token)),
         Err(error) => Err(Error::from(error).into()),
     }
 }

@@ -5,7 +5,7 @@
 //! ends. Instead the contender's name carries a GUID, and after an ambiguous failure we list
 //! the directory and adopt the node with our GUID if it exists.
 
-use zookeeper_client::{Acls, Client, CreateMode, Error, Stat};
+use zookeeper_client::{Acls, Client, CreateMode, CreateOptions, CreateSequence, Error, Stat};
 
 use crate::contenders::{self, ContenderKind};
 use crate::error::LockError;
@@ -28,21 +28,89 @@ pub async fn create_contender(
     kind: ContenderKind,
     data: &[u8],
 ) -> Result<(String, Stat), LockError> {
-    let guid = uuid::Uuid::new_v4().simple().to_string();
-    let prefix = contenders::name_prefix(&guid, kind);
-    let options = CreateMode::EphemeralSequential.with_acls(Acls::anyone_all());
-    let mut attempt = 0;
+    let guid = new_guid();
+    let (path, options) = (contender_path(dir, &guid, kind), contender_options());
+    let first = client.create(&path, data, &options).await;
+    settle_create(client, dir, &guid, kind, data, first).await
+}
+
+/// A created contender together with a listing of its directory taken just after the create.
+#[derive(Clone, Debug)]
+pub struct CreatedAndListed {
+    pub name: String,
+    pub stat: Stat,
+    /// The directory's children as the server saw them right after our create, so they
+    /// include our contender. `None` when the listing could not be used (the create was
+    /// retried, or the listing failed): the caller lists again.
+    pub children: Option<Vec<String>>,
+}
+
+/// [`create_contender`] plus a listing of `dir`, in one round trip when nothing goes wrong.
+///
+/// Both requests are sent before either answer is awaited: the client sends requests in
+/// the order its methods are called and the server answers a session's requests in order,
+/// so the listing is taken after our create and already shows our contender. Failures of
+/// the create take the same recovery as [`create_contender`] (make the directory on NoNode,
+/// look for our GUID after a connection loss); its listing is then dropped.
+pub async fn create_and_list(
+    client: &Client,
+    dir: &str,
+    kind: ContenderKind,
+    data: &[u8],
+) -> Result<CreatedAndListed, LockError> {
+    let guid = new_guid();
+    let (path, options) = (contender_path(dir, &guid, kind), contender_options());
+    // Calling both methods sends both requests; only then are the answers awaited.
+    let create = client.create(&path, data, &options);
+    let list = client.list_children(dir);
+    let (created, listed) = tokio::join!(create, list);
+    let first_attempt_succeeded = created.is_ok();
+    let (name, stat) = settle_create(client, dir, &guid, kind, data, created).await?;
+    let children = match listed {
+        Ok(children) if first_attempt_succeeded && children.contains(&name) => Some(children),
+        _ => None,
+    };
+    Ok(CreatedAndListed { name, stat, children })
+}
+
+fn new_guid() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// The path a contender is created at; the server appends the sequence.
+fn contender_path(dir: &str, guid: &str, kind: ContenderKind) -> String {
+    format!("{dir}/{}", contenders::name_prefix(guid, kind))
+}
+
+fn contender_options() -> CreateOptions<'static> {
+    CreateMode::EphemeralSequential.with_acls(Acls::anyone_all())
+}
+
+/// Turns the outcome of a contender's first create into its name and stat, retrying up to
+/// [`CREATE_ATTEMPTS_MAX`] attempts in all: NoNode makes the directory, an ambiguous failure
+/// (connection loss, timeout) first looks for a node with our GUID so a create that was
+/// applied is adopted instead of repeated.
+async fn settle_create(
+    client: &Client,
+    dir: &str,
+    guid: &str,
+    kind: ContenderKind,
+    data: &[u8],
+    first: Result<(Stat, CreateSequence), Error>,
+) -> Result<(String, Stat), LockError> {
+    let prefix = contenders::name_prefix(guid, kind);
+    let mut outcome = first;
+    let mut attempt = 1;
     loop {
-        attempt += 1;
-        let error = match client.create(&format!("{dir}/{prefix}"), data, &options).await {
+        let error = match outcome {
             Ok((stat, sequence)) => return Ok((format!("{prefix}{sequence}"), stat)),
             Err(Error::NoNode) => {
-                // Someone removed the (empty) directory between our mkdir and create.
+                // The directory does not exist (yet, or any more): make it and try again.
                 ensure_directory(client, dir).await?;
                 Error::NoNode
             }
             Err(error @ (Error::ConnectionLoss | Error::Timeout)) => {
-                if let Some(found) = find_by_guid(client, dir, &guid).await? {
+                if let Some(found) = find_by_guid(client, dir, guid).await? {
                     return Ok(found);
                 }
                 error
@@ -52,6 +120,9 @@ pub async fn create_contender(
         if attempt >= CREATE_ATTEMPTS_MAX {
             return Err(error.into());
         }
+        attempt += 1;
+        let (path, options) = (contender_path(dir, guid, kind), contender_options());
+        outcome = client.create(&path, data, &options).await;
     }
 }
 

@@ -84,6 +84,17 @@ pub async fn release(client: &Client, dir: &str, token: i64) -> Result<(), LockE
     lock::release(client, &leases_dir(dir), token).await
 }
 
+/// Returns the permit held by the node `name` (the last segment of its grant's `node`)
+/// without looking for it; see [`lock::release_node`] for what the caller vouches for.
+pub async fn release_node(
+    client: &Client,
+    dir: &str,
+    name: &str,
+    token: i64,
+) -> Result<(), LockError> {
+    lock::release_node(client, &leases_dir(dir), name, token).await
+}
+
 /// Permit holders, and the contenders queued for a permit.
 pub async fn inspect(client: &Client, dir: &str) -> Result<LockInfo, LockError> {
     let leases = lock::inspect(client, &leases_dir(dir)).await?;

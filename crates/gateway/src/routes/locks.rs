@@ -4,11 +4,12 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use recipes_lock::{ContenderKind, GuardedWrite, LockInfo, lock, semaphore};
+use recipes_lock::{ContenderKind, Grant, GuardedWrite, LockInfo, lock, semaphore};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use zookeeper_client::Client;
 
 use super::model::{Encoding, StatView, decode_data};
 use crate::auth::Identity;
@@ -100,6 +101,7 @@ async fn acquire_lock(
         .instrument(recipe_span("lock.acquire", &name))
         .await?;
     state.metrics().lock_granted(&name, grant.token, started.elapsed());
+    remember_grant(&state, &client, &dir, &grant);
     Ok(Json(Granted { token: grant.token, node: grant.node, lock_delayed: grant.lock_delayed }))
 }
 
@@ -121,11 +123,26 @@ async fn release_lock(
 ) -> Result<StatusCode, ApiError> {
     let dir = directory(LOCKS_ROOT, &name)?;
     let client = state.lease_client(&identity, &LeaseId::decode(&request.lease)?).await?;
-    lock::release(&client, &dir, request.token)
-        .instrument(recipe_span("lock.release", &name))
-        .await?;
+    // The grant was remembered under the lease the request names, whose password
+    // `lease_client` just checked: a hit is this lease's own node (see `crate::grants`).
+    let remembered = state.leases().grants().take(client.session_id().0, &dir, request.token);
+    async {
+        match remembered {
+            Some(node_name) => lock::release_node(&client, &dir, &node_name, request.token).await,
+            None => lock::release(&client, &dir, request.token).await,
+        }
+    }
+    .instrument(recipe_span("lock.release", &name))
+    .await?;
     state.metrics().lock_released(&name, request.token);
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Remembers which contender node `grant` is, so its release needs no search.
+fn remember_grant(state: &AppState, client: &Client, dir: &str, grant: &Grant) {
+    if let Some((_, node_name)) = grant.node.rsplit_once('/') {
+        state.leases().grants().remember(client.session_id().0, dir, grant.token, node_name);
+    }
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -246,6 +263,7 @@ async fn acquire_permit(
     semaphore::validate_permits(request.permits)?;
     let client = state.lease_client(&identity, &LeaseId::decode(&request.lease)?).await?;
     let grant = semaphore::acquire(&client, &dir, request.permits, wait).await?;
+    remember_grant(&state, &client, &dir, &grant);
     Ok(Json(Granted { token: grant.token, node: grant.node, lock_delayed: false }))
 }
 
@@ -262,7 +280,12 @@ async fn release_permit(
 ) -> Result<StatusCode, ApiError> {
     let dir = directory(SEMAPHORES_ROOT, &name)?;
     let client = state.lease_client(&identity, &LeaseId::decode(&request.lease)?).await?;
-    semaphore::release(&client, &dir, request.token).await?;
+    match state.leases().grants().take(client.session_id().0, &dir, request.token) {
+        Some(node_name) => {
+            semaphore::release_node(&client, &dir, &node_name, request.token).await?;
+        }
+        None => semaphore::release(&client, &dir, request.token).await?,
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
