@@ -197,16 +197,26 @@ pub async fn release(client: &Client, dir: &str, token: i64) -> Result<(), LockE
     if stat.ephemeral_owner != client.session_id().0 {
         return Err(LockError::NotOwner(token));
     }
-    // Delete and record the clean release in one multi (see `acquire_with_delay`).
+    // Gone meanwhile (its session ended): released all the same.
+    delete_recording_release(client, dir, &contender.name).await.map(|_| ())
+}
+
+/// Deletes the contender `name` of `dir` and records the clean release in the directory's
+/// data, in one multi (see `acquire_with_delay`). False if the contender was already gone.
+async fn delete_recording_release(
+    client: &Client,
+    dir: &str,
+    name: &str,
+) -> Result<bool, LockError> {
     let mut multi = client.new_multi_writer();
-    multi.add_delete(&format!("{dir}/{}", contender.name), None)?;
-    multi.add_set_data(dir, contender.name.as_bytes(), None)?;
+    multi.add_delete(&format!("{dir}/{name}"), None)?;
+    multi.add_set_data(dir, name.as_bytes(), None)?;
     match multi.commit().await {
-        Ok(_) => Ok(()),
+        Ok(_) => Ok(true),
         Err(zookeeper_client::MultiWriteError::OperationFailed {
             index: 0,
             source: Error::NoNode,
-        }) => Ok(()),
+        }) => Ok(false),
         Err(error) => Err(Error::from(error).into()),
     }
 }
@@ -225,17 +235,10 @@ pub async fn release_node(
     name: &str,
     token: i64,
 ) -> Result<(), LockError> {
-    // Delete and record the clean release in one multi (see `acquire_with_delay`).
-    let mut multi = client.new_multi_writer();
-    multi.add_delete(&format!("{dir}/{name}"), None)?;
-    multi.add_set_data(dir, name.as_bytes(), None)?;
-    match multi.commit().await {
-        Ok(_) => Ok(()),
-        Err(zookeeper_client::MultiWriteError::OperationFailed {
-            index: 0,
-            source: Error::NoNode,
-        }) => Err(LockError::UnknownToken(token)),
-        Err(error) => Err(Error::from(error).into()),
+    if delete_recording_release(client, dir, name).await? {
+        Ok(())
+    } else {
+        Err(LockError::UnknownToken(token))
     }
 }
 
