@@ -27,7 +27,6 @@ pub struct SnapshotView {
     last_zxid: Zxid,
     sessions: Vec<(SessionId, SessionInfo)>,
     nodes: Vec<(Box<str>, Arc<Node>)>,
-    data_size: u64,
 }
 
 impl SnapshotView {
@@ -40,7 +39,6 @@ impl SnapshotView {
     pub fn encode(self) -> Vec<u8> {
         encode_state(
             self.last_zxid,
-            self.data_size,
             self.sessions.iter().map(|(id, info)| (*id, info)).collect(),
             self.nodes.iter().map(|(path, node)| (&**path, &**node)).collect(),
         )
@@ -51,11 +49,10 @@ impl SnapshotView {
 /// tree's when nothing changes it meanwhile (no key or node is copied).
 fn encode_state(
     last_zxid: Zxid,
-    data_size: u64,
     mut sessions: Vec<(SessionId, &SessionInfo)>,
     mut nodes: Vec<(&str, &Node)>,
 ) -> Vec<u8> {
-    let mut writer = Writer::with_capacity(data_size as usize + nodes.len() * 96);
+    let mut writer = Writer::with_capacity(encoded_len(&sessions, &nodes));
     writer.write_i64(MAGIC);
     writer.write_i32(FORMAT_VERSION);
     writer.write_i64(last_zxid.0);
@@ -83,6 +80,23 @@ fn encode_state(
     writer.into_bytes()
 }
 
+/// The exact length [`encode_state`] writes, so its buffer is allocated once. Grown by
+/// doubling from an estimate, the buffer of a 100,000-znode snapshot peaked at twice the
+/// snapshot's size (measured with heaptrack) beside the tree it was taken of.
+fn encoded_len(sessions: &[(SessionId, &SessionInfo)], nodes: &[(&str, &Node)]) -> usize {
+    let header = 8 + 4 + 8;
+    let sessions_len = 4 + sessions.len() * SESSION_MIN_BYTES;
+    let nodes_len: usize = nodes
+        .iter()
+        .map(|(path, node)| {
+            let acl: usize =
+                node.acl.iter().map(|acl| 4 + 4 + acl.id.scheme.len() + 4 + acl.id.id.len()).sum();
+            NODE_MIN_BYTES + path.len() + node.data.len() + acl
+        })
+        .sum();
+    header + sessions_len + 4 + nodes_len
+}
+
 impl DataTree {
     /// Freezes the replicated state: one pointer copy per node, no encoding.
     pub fn snapshot_view(&self) -> SnapshotView {
@@ -90,14 +104,12 @@ impl DataTree {
             last_zxid: self.last_zxid,
             sessions: self.sessions.iter().map(|(id, info)| (*id, info.clone())).collect(),
             nodes: self.nodes.iter().map(|(path, node)| (path.clone(), node.clone())).collect(),
-            data_size: self.data_size,
         }
     }
 
     pub fn serialize_snapshot(&self) -> Vec<u8> {
         encode_state(
             self.last_zxid,
-            self.data_size,
             self.sessions.iter().map(|(id, info)| (*id, info)).collect(),
             self.nodes.iter().map(|(path, node)| (&**path, &**node)).collect(),
         )
@@ -188,5 +200,45 @@ impl DataTree {
             }
         }
         Ok(tree)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proto::types::{Acl, Id};
+
+    use super::*;
+    use crate::txn::{Txn, TxnBody};
+
+    fn apply(tree: &mut DataTree, zxid: i64, session: i64, body: TxnBody) {
+        let txn = Txn { zxid: Zxid(zxid), time_ms: zxid, session: SessionId(session), body };
+        assert!(tree.apply(&txn).result.is_ok());
+    }
+
+    #[test]
+    fn the_buffer_is_sized_exactly_for_sessions_acls_and_data() {
+        let mut tree = DataTree::new();
+        apply(&mut tree, 1, 7, TxnBody::CreateSession { timeout_ms: 5_000, password: [3; 16] });
+        let digest = vec![Acl { perms: 31, id: Id::new("digest", "alice:c2VjcmV0") }];
+        let bodies = [
+            ("/a", &b"some data"[..], Acl::open_unsafe(), 0),
+            ("/a/b", &[][..], digest, 7),
+            ("/a/longer-name-than-inline", &[9; 300][..], Acl::open_unsafe(), 0),
+        ];
+        for (zxid, (path, data, acl, owner)) in bodies.into_iter().enumerate() {
+            let body = TxnBody::Create {
+                path: path.into(),
+                data: data.to_vec().into(),
+                acl,
+                ephemeral_owner: owner,
+            };
+            apply(&mut tree, zxid as i64 + 2, 7, body);
+        }
+        let sessions: Vec<_> = tree.sessions.iter().map(|(id, info)| (*id, info)).collect();
+        let nodes: Vec<_> = tree.nodes.iter().map(|(path, node)| (&**path, &**node)).collect();
+        let expected = encoded_len(&sessions, &nodes);
+        let bytes = tree.serialize_snapshot();
+        assert_eq!(bytes.len(), expected);
+        assert_eq!(DataTree::from_snapshot(&bytes).unwrap().serialize_snapshot(), bytes);
     }
 }

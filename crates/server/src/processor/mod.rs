@@ -10,11 +10,13 @@
 //! - [`sessions`]: connect, reconnect, close and expiry of sessions.
 //! - [`release`]: the queue that holds outputs until their txns are durable.
 //! - `replication`: the ensemble driver; `zab_spans`: its per-round spans.
+//! - `snapshot_schedule`: when the next snapshot is due.
 
 mod release;
 mod replication;
 mod requests;
 mod sessions;
+mod snapshot_schedule;
 mod zab_spans;
 
 pub(crate) use replication::{Replica, StatusReport};
@@ -35,6 +37,7 @@ use crate::durability::{Durability, DurabilityEvent, DurabilityJob};
 use crate::messages::{ConnectionId, Inbound, Outbound, Outbox};
 use crate::stats::ServerStats;
 use release::ReleaseQueue;
+use snapshot_schedule::SnapshotSchedule;
 
 /// Inbound messages handled before the processor hands a batch to the log.
 /// Bounds how long one busy loop iteration can delay an fsync.
@@ -60,7 +63,7 @@ pub(crate) struct Processor {
     /// Txns applied but not yet handed to the durability thread.
     unlogged: Vec<(Zxid, Vec<u8>)>,
     durability: Durability,
-    txns_since_snapshot: u64,
+    snapshots: SnapshotSchedule,
     next_session_id: i64,
     /// Monotonic origin for session deadlines.
     started: Instant,
@@ -93,6 +96,8 @@ impl Processor {
         stats.observe_tree(&tree, sessions.len());
         let server_id = config.ensemble.as_ref().map_or(0, |ensemble| ensemble.me);
         let next_session_id = sessions::initial_session_id(wall_clock_ms(), server_id);
+        let snapshots =
+            SnapshotSchedule::new(config.snapshot_every_txns, recovered_txns, rand::random());
         Processor {
             config,
             tree,
@@ -103,7 +108,7 @@ impl Processor {
             release: ReleaseQueue::new(durable),
             unlogged: Vec::new(),
             durability,
-            txns_since_snapshot: recovered_txns,
+            snapshots,
             next_session_id,
             started: Instant::now(),
             next_container_check_ms: 0,
@@ -293,12 +298,10 @@ impl Processor {
                 );
             }
         }
-        self.txns_since_snapshot += 1;
-        if self.txns_since_snapshot >= self.config.snapshot_every_txns {
+        if self.snapshots.applied(rand::random) {
             self.flush_log();
             let view = self.tree.snapshot_view();
             self.durability.submit(DurabilityJob::Snapshot { zxid, view });
-            self.txns_since_snapshot = 0;
         }
         (zxid, outcome)
     }

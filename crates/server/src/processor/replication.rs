@@ -671,12 +671,10 @@ impl Processor {
             self.close_connection(connection, "session expired");
         }
         self.release_barriers();
-        self.txns_since_snapshot += 1;
-        if self.txns_since_snapshot >= self.config.snapshot_every_txns {
+        if self.snapshots.applied(rand::random) {
             self.flush_log();
             let view = self.tree.snapshot_view();
             self.durability.submit(DurabilityJob::Snapshot { zxid: applied, view });
-            self.txns_since_snapshot = 0;
         }
         Ok(())
     }
@@ -879,7 +877,7 @@ impl Processor {
         };
         tracing::info!(last_zxid = %tree.last_zxid(), "storage rebuilt for the new leader's history");
         self.tree = tree;
-        self.txns_since_snapshot = replayed;
+        self.snapshots.restart(replayed);
         self.release.reset(self.tree.last_zxid());
         let replica = self.replica();
         replica.unapplied.clear();
