@@ -28,10 +28,9 @@ pub async fn create_contender(
     kind: ContenderKind,
     data: &[u8],
 ) -> Result<(String, Stat), LockError> {
-    let guid = new_guid();
-    let (path, options) = (contender_path(dir, &guid, kind), contender_options());
-    let first = client.create(&path, data, &options).await;
-    settle_create(client, dir, &guid, kind, data, first).await
+    let request = ContenderCreate::new(dir, kind, data);
+    let first = request.send(client).await;
+    request.settle(client, first).await
 }
 
 /// A created contender together with a listing of its directory taken just after the create.
@@ -58,14 +57,11 @@ pub async fn create_and_list(
     kind: ContenderKind,
     data: &[u8],
 ) -> Result<CreatedAndListed, LockError> {
-    let guid = new_guid();
-    let (path, options) = (contender_path(dir, &guid, kind), contender_options());
+    let request = ContenderCreate::new(dir, kind, data);
     // Calling both methods sends both requests; only then are the answers awaited.
-    let create = client.create(&path, data, &options);
-    let list = client.list_children(dir);
-    let (created, listed) = tokio::join!(create, list);
+    let (created, listed) = tokio::join!(request.send(client), client.list_children(dir));
     let first_attempt_succeeded = created.is_ok();
-    let (name, stat) = settle_create(client, dir, &guid, kind, data, created).await?;
+    let (name, stat) = request.settle(client, created).await?;
     let children = match listed {
         Ok(children) if first_attempt_succeeded && children.contains(&name) => Some(children),
         _ => None,
@@ -73,56 +69,67 @@ pub async fn create_and_list(
     Ok(CreatedAndListed { name, stat, children })
 }
 
-fn new_guid() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
+/// One contender's create: its GUID, name prefix, path and options are made once and the
+/// same request is sent again on a retry.
+struct ContenderCreate<'a> {
+    dir: &'a str,
+    guid: String,
+    prefix: String,
+    path: String,
+    options: CreateOptions<'static>,
+    data: &'a [u8],
 }
 
-/// The path a contender is created at; the server appends the sequence.
-fn contender_path(dir: &str, guid: &str, kind: ContenderKind) -> String {
-    format!("{dir}/{}", contenders::name_prefix(guid, kind))
-}
+impl<'a> ContenderCreate<'a> {
+    fn new(dir: &'a str, kind: ContenderKind, data: &'a [u8]) -> ContenderCreate<'a> {
+        let guid = uuid::Uuid::new_v4().simple().to_string();
+        let prefix = contenders::name_prefix(&guid, kind);
+        let path = format!("{dir}/{prefix}");
+        let options = CreateMode::EphemeralSequential.with_acls(Acls::anyone_all());
+        ContenderCreate { dir, guid, prefix, path, options, data }
+    }
 
-fn contender_options() -> CreateOptions<'static> {
-    CreateMode::EphemeralSequential.with_acls(Acls::anyone_all())
-}
+    /// Sends the create (when called, not when awaited: see [`create_and_list`]).
+    fn send<'s>(
+        &'s self,
+        client: &'s Client,
+    ) -> impl Future<Output = Result<(Stat, CreateSequence), Error>> + Send + 's {
+        client.create(&self.path, self.data, &self.options)
+    }
 
-/// Turns the outcome of a contender's first create into its name and stat, retrying up to
-/// [`CREATE_ATTEMPTS_MAX`] attempts in all: NoNode makes the directory, an ambiguous failure
-/// (connection loss, timeout) first looks for a node with our GUID so a create that was
-/// applied is adopted instead of repeated.
-async fn settle_create(
-    client: &Client,
-    dir: &str,
-    guid: &str,
-    kind: ContenderKind,
-    data: &[u8],
-    first: Result<(Stat, CreateSequence), Error>,
-) -> Result<(String, Stat), LockError> {
-    let prefix = contenders::name_prefix(guid, kind);
-    let mut outcome = first;
-    let mut attempt = 1;
-    loop {
-        let error = match outcome {
-            Ok((stat, sequence)) => return Ok((format!("{prefix}{sequence}"), stat)),
-            Err(Error::NoNode) => {
-                // The directory does not exist (yet, or any more): make it and try again.
-                ensure_directory(client, dir).await?;
-                Error::NoNode
-            }
-            Err(error @ (Error::ConnectionLoss | Error::Timeout)) => {
-                if let Some(found) = find_by_guid(client, dir, guid).await? {
-                    return Ok(found);
+    /// Turns the outcome of the first create into the contender's name and stat, retrying
+    /// up to [`CREATE_ATTEMPTS_MAX`] attempts in all: NoNode makes the directory, an
+    /// ambiguous failure (connection loss, timeout) first looks for a node with our GUID so
+    /// a create that was applied is adopted instead of repeated.
+    async fn settle(
+        &self,
+        client: &Client,
+        first: Result<(Stat, CreateSequence), Error>,
+    ) -> Result<(String, Stat), LockError> {
+        let mut outcome = first;
+        let mut attempt = 1;
+        loop {
+            let error = match outcome {
+                Ok((stat, sequence)) => return Ok((format!("{}{sequence}", self.prefix), stat)),
+                Err(Error::NoNode) => {
+                    // The directory does not exist (yet, or any more): make it and try again.
+                    ensure_directory(client, self.dir).await?;
+                    Error::NoNode
                 }
-                error
+                Err(error @ (Error::ConnectionLoss | Error::Timeout)) => {
+                    if let Some(found) = find_by_guid(client, self.dir, &self.guid).await? {
+                        return Ok(found);
+                    }
+                    error
+                }
+                Err(error) => return Err(error.into()),
+            };
+            if attempt >= CREATE_ATTEMPTS_MAX {
+                return Err(error.into());
             }
-            Err(error) => return Err(error.into()),
-        };
-        if attempt >= CREATE_ATTEMPTS_MAX {
-            return Err(error.into());
+            attempt += 1;
+            outcome = self.send(client).await;
         }
-        attempt += 1;
-        let (path, options) = (contender_path(dir, guid, kind), contender_options());
-        outcome = client.create(&path, data, &options).await;
     }
 }
 
