@@ -3,15 +3,15 @@
 //! rotated certificate serves the next connection. Certificates are made
 //! here with rcgen.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-};
+use rcgen::ExtendedKeyUsagePurpose;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use serde::{Deserialize, Serialize};
@@ -22,6 +22,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::TlsConnector;
 
+use common::authority::Authority;
+
 /// How long any awaited condition may take before the test fails.
 const DEADLINE: Duration = Duration::from_secs(20);
 
@@ -30,38 +32,11 @@ struct Note(String);
 
 type Inbox = mpsc::Receiver<(u64, Note)>;
 
-/// A certificate authority made for one test.
-struct Authority {
-    certificate: rcgen::Certificate,
-    issuer: Issuer<'static, KeyPair>,
-}
-
-impl Authority {
-    fn new(name: &str) -> Authority {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, name);
-        let certificate = params.self_signed(&key).unwrap();
-        Authority { certificate, issuer: Issuer::new(params, key) }
-    }
-
-    /// (certificate PEM, key PEM) for a member reached at 127.0.0.1: both a
-    /// TLS server (accepting) and a TLS client (dialling).
-    fn issue_member(&self, common_name: &str) -> (String, String) {
-        let key = KeyPair::generate().unwrap();
-        let mut params =
-            CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
-        params.distinguished_name.push(DnType::CommonName, common_name);
-        params.extended_key_usages =
-            vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
-        let certificate = params.signed_by(&key, &self.issuer).unwrap();
-        (certificate.pem(), key.serialize_pem())
-    }
-
-    fn pem(&self) -> String {
-        self.certificate.pem()
-    }
+/// (certificate PEM, key PEM) for a member reached at 127.0.0.1: both a TLS server
+/// (accepting) and a TLS client (dialling).
+fn issue_member(issuer: &Authority, common_name: &str) -> (String, String) {
+    let purposes = [ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
+    issuer.issue(&["127.0.0.1", "localhost"], Some(common_name), &purposes)
 }
 
 /// Writes a member certificate from `issuer` and the CA bundle `trusted`
@@ -78,7 +53,7 @@ fn install(dir: &Path, issuer: &Authority, trusted: &Authority, name: &str) -> P
 }
 
 fn write_member(files: &PeerTlsFiles, issuer: &Authority, common_name: &str) -> String {
-    let (certificate, key) = issuer.issue_member(common_name);
+    let (certificate, key) = issue_member(issuer, common_name);
     std::fs::write(&files.key, key).unwrap();
     std::fs::write(&files.cert, &certificate).unwrap();
     certificate
@@ -135,7 +110,7 @@ async fn receive(inbox: &mut Inbox) -> (u64, Note) {
 /// A TLS client trusting `trusted`, presenting `client` (certificate and key PEM) if given.
 fn connector(trusted: &Authority, client: Option<(String, String)>) -> TlsConnector {
     let mut roots = rustls::RootCertStore::empty();
-    roots.add(trusted.certificate.der().clone()).unwrap();
+    roots.add(trusted.der()).unwrap();
     let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -294,7 +269,7 @@ async fn a_rotated_certificate_serves_the_next_connection() {
     let listener = listeners.next().unwrap();
     let address = listener.local_addr().unwrap();
     let (one, _inbox) = start(settings_for(1, &members, Some(files.clone())), listener);
-    let client = connector(&ca, Some(ca.issue_member("a peer")));
+    let client = connector(&ca, Some(issue_member(&ca, "a peer")));
     let first = CertificateDer::from_pem_slice(first_pem.as_bytes()).unwrap();
     assert_eq!(served_certificate(address, &client).await, first);
 

@@ -8,51 +8,25 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::BytesMut;
+use common::authority::Authority;
 use common::{TestNode, within};
 use proto::Record;
 use proto::frame::{decode_frame, encode_frame};
 use proto::records::{ConnectRequest, ConnectResponse};
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-};
+use rcgen::ExtendedKeyUsagePurpose;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-/// A certificate authority made for one test.
-struct Authority {
-    certificate: rcgen::Certificate,
-    issuer: Issuer<'static, KeyPair>,
-}
-
-impl Authority {
-    fn new(name: &str) -> Authority {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, name);
-        let certificate = params.self_signed(&key).unwrap();
-        Authority { certificate, issuer: Issuer::new(params, key) }
-    }
-
-    /// (certificate PEM, key PEM) for `localhost`, for a server or a client.
-    fn issue(&self, purpose: ExtendedKeyUsagePurpose) -> (String, String) {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
-        params.extended_key_usages = vec![purpose];
-        let certificate = params.signed_by(&key, &self.issuer).unwrap();
-        (certificate.pem(), key.serialize_pem())
-    }
-
-    fn der(&self) -> CertificateDer<'static> {
-        self.certificate.der().clone()
-    }
+/// (certificate PEM, key PEM) for `localhost`, for a server or a client.
+fn issue_localhost(authority: &Authority, purpose: ExtendedKeyUsagePurpose) -> (String, String) {
+    authority.issue(&["localhost"], None, &[purpose])
 }
 
 /// Writes a server certificate from `authority` where the node reads it.
 fn install_server_certificate(dir: &Path, authority: &Authority) -> (PathBuf, PathBuf) {
-    let (certificate, key) = authority.issue(ExtendedKeyUsagePurpose::ServerAuth);
+    let (certificate, key) = issue_localhost(authority, ExtendedKeyUsagePurpose::ServerAuth);
     let (cert_file, key_file) = (dir.join("server.pem"), dir.join("server.key"));
     std::fs::write(&cert_file, certificate).unwrap();
     std::fs::write(&key_file, key).unwrap();
@@ -125,7 +99,7 @@ async fn secure_node(dir: &Path, authority: &Authority, client_ca: Option<&Autho
     let (cert_file, key_file) = install_server_certificate(dir, authority);
     let client_ca_file = client_ca.map(|ca| {
         let file = dir.join("clients-ca.pem");
-        std::fs::write(&file, ca.certificate.pem()).unwrap();
+        std::fs::write(&file, ca.pem()).unwrap();
         file
     });
     TestNode::start_with(|config| {
@@ -192,9 +166,11 @@ async fn mutual_tls_admits_only_clients_with_a_certificate_from_the_client_ca() 
 
     let anonymous = connector(&servers, None);
     assert!(session_over_tls(&node.address(), &anonymous).await.is_err());
-    let stranger = connector(&servers, Some(strangers.issue(ExtendedKeyUsagePurpose::ClientAuth)));
+    let stranger =
+        connector(&servers, Some(issue_localhost(&strangers, ExtendedKeyUsagePurpose::ClientAuth)));
     assert!(session_over_tls(&node.address(), &stranger).await.is_err());
-    let member = connector(&servers, Some(clients.issue(ExtendedKeyUsagePurpose::ClientAuth)));
+    let member =
+        connector(&servers, Some(issue_localhost(&clients, ExtendedKeyUsagePurpose::ClientAuth)));
     let session = session_over_tls(&node.address(), &member).await.expect("a client the CA signed");
     assert_ne!(session, 0);
 }

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod authority;
 pub mod ensemble;
 
 use std::future::Future;
