@@ -8,14 +8,13 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use futures::FutureExt;
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::args::BenchArgs;
 use super::driver::{self, Operation};
 use super::http::{self, call, string_field};
-use super::{Finished, Run, run_name};
+use super::{Run, run_name};
 
 /// Lease time-to-live in seconds, as for rest-lock's leases: long runs keep it alive.
 pub const LEASE_TTL_SECS: u64 = 600;
@@ -99,6 +98,11 @@ impl Operation for EtcdLock {
         self.post("/v3/lock/unlock", &unlock_request(&key)).await?;
         Ok(())
     }
+
+    async fn clean_up(&mut self) {
+        // Best effort: the lease expires anyway.
+        let _ = self.post("/v3/lease/revoke", &lease_request(&self.lease)).await;
+    }
 }
 
 pub async fn prepare(args: &BenchArgs) -> anyhow::Result<Run> {
@@ -118,19 +122,7 @@ pub async fn prepare(args: &BenchArgs) -> anyhow::Result<Run> {
             name: format!("{run}-{}", worker % args.locks),
         });
     }
-    Ok(Box::new(move |control| {
-        async move {
-            let (histogram, operations) =
-                driver::collect(driver::spawn_workers(&control, operations)).await?;
-            let finished = Finished::now(histogram);
-            // After the clock stopped; best effort, as leases expire anyway.
-            for operation in &operations {
-                let _ = operation.post("/v3/lease/revoke", &lease_request(&operation.lease)).await;
-            }
-            Ok(finished)
-        }
-        .boxed()
-    }))
+    Ok(driver::run_workers(operations))
 }
 
 #[cfg(test)]

@@ -4,14 +4,13 @@
 
 use std::time::{Duration, Instant};
 
-use futures::FutureExt;
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::args::{BenchArgs, Workload};
 use super::driver::{self, Operation};
 use super::http::{self, call, string_field};
-use super::{Finished, Run, run_name};
+use super::{Run, run_name};
 
 /// Lease time-to-live asked for (the gateway's maximum): long runs keep it alive.
 pub const LEASE_TTL_MS: u64 = 600_000;
@@ -140,6 +139,13 @@ impl Operation for RestOperation {
             other => anyhow::bail!("{other:?} is not a REST request workload"),
         }
     }
+
+    async fn clean_up(&mut self) {
+        // Best effort: the lease expires anyway.
+        if let Some(lease) = &self.lease {
+            let _ = lease.revoke(&self.client, &self.gateway).await;
+        }
+    }
 }
 
 /// Opens one client (and lease, where the workload needs one) per worker.
@@ -172,19 +178,5 @@ pub async fn prepare(args: &BenchArgs) -> anyhow::Result<Run> {
             payload: payload.clone(),
         });
     }
-    Ok(Box::new(move |control| {
-        async move {
-            let (histogram, operations) =
-                driver::collect(driver::spawn_workers(&control, operations)).await?;
-            let finished = Finished::now(histogram);
-            // After the clock stopped; best effort, as leases expire anyway.
-            for operation in &operations {
-                if let Some(lease) = &operation.lease {
-                    let _ = lease.revoke(&operation.client, &operation.gateway).await;
-                }
-            }
-            Ok(finished)
-        }
-        .boxed()
-    }))
+    Ok(driver::run_workers(operations))
 }
