@@ -5,24 +5,14 @@ mod common;
 
 use std::time::Duration;
 
+use common::ensemble::{ELECTION_DEADLINE, member_configs};
 use common::{eventually, within};
-use server::config::{
-    EnsembleConfig, EnsembleMember, PEER_TICK_MS_DEFAULT, SYNC_DIFF_TXNS_MAX_DEFAULT, ServerRole,
-};
 use server::{Mode, RunningServer, ServerConfig};
 use tempfile::TempDir;
 use zookeeper_client::{Acls, Client, CreateMode, CreateOptions, Error};
 
-/// A generous bound for an election plus sync on a loaded 2-core machine.
-const ELECTION_DEADLINE: Duration = Duration::from_secs(20);
-
 fn persistent() -> CreateOptions<'static> {
     CreateMode::Persistent.with_acls(Acls::anyone_all())
-}
-
-/// A port nothing listens on right now (peer ports must be known up front).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 struct Ensemble {
@@ -38,36 +28,7 @@ impl Ensemble {
 
     /// `voters` participants, then `observers` observers.
     async fn start_with_observers(voters: usize, observers: usize) -> Ensemble {
-        let size = voters + observers;
-        let peer_ports: Vec<u16> = (0..size).map(|_| free_port()).collect();
-        let members: Vec<EnsembleMember> = peer_ports
-            .iter()
-            .enumerate()
-            .map(|(index, port)| EnsembleMember {
-                id: index as u64 + 1,
-                peer_address: format!("127.0.0.1:{port}"),
-                client_address: None,
-                role: if index < voters { ServerRole::Participant } else { ServerRole::Observer },
-            })
-            .collect();
-        let mut configs = Vec::new();
-        let mut data = Vec::new();
-        for (index, port) in peer_ports.iter().enumerate() {
-            let directory = tempfile::tempdir().unwrap();
-            let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), directory.path());
-            config.tick_ms = 100;
-            config.ensemble = Some(EnsembleConfig {
-                me: index as u64 + 1,
-                members: members.clone(),
-                peer_listen: format!("127.0.0.1:{port}").parse().unwrap(),
-                secret: Some("ensemble test secret".into()),
-                peer_tick_ms: PEER_TICK_MS_DEFAULT,
-                sync_diff_txns_max: SYNC_DIFF_TXNS_MAX_DEFAULT,
-                peer_tls: None,
-            });
-            configs.push(config);
-            data.push(directory);
-        }
+        let (configs, data) = member_configs(voters, observers);
         let mut running = Vec::new();
         for config in &configs {
             running.push(Some(RunningServer::start(config.clone()).await.expect("member starts")));

@@ -16,7 +16,8 @@ use super::{eventually, within};
 /// A generous bound for an election plus sync on a loaded 2-core machine.
 pub const ELECTION_DEADLINE: Duration = Duration::from_secs(20);
 
-fn free_port() -> u16 {
+/// A port nothing listens on right now (peer ports must be known up front).
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
@@ -25,38 +26,49 @@ pub struct Ensemble {
     _data: Vec<TempDir>,
 }
 
+/// Configurations of `voters` participants then `observers` observers on loopback, each
+/// with its data in a temporary directory (returned beside, to keep it alive).
+pub fn member_configs(voters: usize, observers: usize) -> (Vec<ServerConfig>, Vec<TempDir>) {
+    let peer_ports: Vec<u16> = (0..voters + observers).map(|_| free_port()).collect();
+    let members: Vec<EnsembleMember> = peer_ports
+        .iter()
+        .enumerate()
+        .map(|(index, port)| EnsembleMember {
+            id: index as u64 + 1,
+            peer_address: format!("127.0.0.1:{port}"),
+            client_address: None,
+            role: if index < voters { ServerRole::Participant } else { ServerRole::Observer },
+        })
+        .collect();
+    let mut configs = Vec::new();
+    let mut data = Vec::new();
+    for (index, port) in peer_ports.iter().enumerate() {
+        let directory = tempfile::tempdir().unwrap();
+        let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), directory.path());
+        config.tick_ms = 100;
+        config.ensemble = Some(EnsembleConfig {
+            me: index as u64 + 1,
+            members: members.clone(),
+            peer_listen: format!("127.0.0.1:{port}").parse().unwrap(),
+            secret: Some("ensemble test secret".into()),
+            peer_tick_ms: PEER_TICK_MS_DEFAULT,
+            sync_diff_txns_max: SYNC_DIFF_TXNS_MAX_DEFAULT,
+            peer_tls: None,
+        });
+        configs.push(config);
+        data.push(directory);
+    }
+    (configs, data)
+}
+
 impl Ensemble {
     /// Three voters, each with an admin port, serving under one leader.
     pub async fn start() -> Ensemble {
-        let peer_ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
-        let members: Vec<EnsembleMember> = peer_ports
-            .iter()
-            .enumerate()
-            .map(|(index, port)| EnsembleMember {
-                id: index as u64 + 1,
-                peer_address: format!("127.0.0.1:{port}"),
-                client_address: None,
-                role: ServerRole::Participant,
-            })
-            .collect();
+        let (configs, data) = member_configs(3, 0);
         let mut running = Vec::new();
-        let mut data = Vec::new();
-        for (index, port) in peer_ports.iter().enumerate() {
-            let directory = tempfile::tempdir().unwrap();
-            let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), directory.path());
-            config.tick_ms = 100;
+        for mut config in configs {
             config.admin_listen = Some("127.0.0.1:0".parse().unwrap());
-            config.ensemble = Some(EnsembleConfig {
-                me: index as u64 + 1,
-                members: members.clone(),
-                peer_listen: format!("127.0.0.1:{port}").parse().unwrap(),
-                secret: Some("ensemble test secret".into()),
-                peer_tick_ms: PEER_TICK_MS_DEFAULT,
-                sync_diff_txns_max: SYNC_DIFF_TXNS_MAX_DEFAULT,
-                peer_tls: None,
-            });
             running.push(RunningServer::start(config).await.expect("member starts"));
-            data.push(directory);
         }
         let ensemble = Ensemble { members: running, _data: data };
         eventually("every member serves under one leader", ELECTION_DEADLINE, || async {
