@@ -6,11 +6,14 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::FutureExt;
 use hdrhistogram::Histogram;
 use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::task::JoinHandle;
 
 use super::control::{RunControl, latency_histogram, micros};
 use super::driver::ERROR_BACKOFF;
+use super::{Finished, Run};
 
 /// How long a round waits for its notifications; those missing count as errors.
 pub const ROUND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -106,6 +109,26 @@ pub async fn warm_up(
         outcome.missed()
     );
     Ok(())
+}
+
+/// The measured part of a fan-out workload, once `warm_up` is done: rounds until the run
+/// ends, one watcher per task in `watchers`, whose tasks are then stopped.
+pub fn run<T: Send + 'static>(
+    writer: impl RoundWriter,
+    sightings: UnboundedReceiver<Sighting>,
+    watchers: Vec<JoinHandle<T>>,
+) -> Run {
+    Box::new(move |control| {
+        async move {
+            let histogram = drive_rounds(control, writer, sightings, watchers.len()).await;
+            let finished = Finished::now(histogram);
+            for watcher in watchers {
+                watcher.abort();
+            }
+            Ok(finished)
+        }
+        .boxed()
+    })
 }
 
 /// Runs measured rounds (after `warm_up`) until the control says stop; one operation per

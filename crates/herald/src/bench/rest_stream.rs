@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::mpsc::{self, UnboundedSender};
@@ -11,7 +11,7 @@ use tokio::sync::mpsc::{self, UnboundedSender};
 use super::args::BenchArgs;
 use super::fanout::{self, INITIAL_ROUND, RoundWriter, Sighting};
 use super::http::{self, call};
-use super::{Finished, Run, run_name};
+use super::{Run, run_name};
 
 /// One Server-Sent Event: its `event:` name, `id:` and joined `data:` lines.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -132,18 +132,7 @@ pub async fn prepare(args: &BenchArgs) -> anyhow::Result<Run> {
     drop(sender);
     let mut writer = writer;
     fanout::warm_up(&mut writer, &mut sightings, args.watchers).await?;
-    let watchers = args.watchers;
-    Ok(Box::new(move |control| {
-        async move {
-            let histogram = fanout::drive_rounds(control, writer, sightings, watchers).await;
-            let finished = Finished::now(histogram);
-            for subscriber in subscribers {
-                subscriber.abort();
-            }
-            Ok(finished)
-        }
-        .boxed()
-    }))
+    Ok(fanout::run(writer, sightings, subscribers))
 }
 
 #[cfg(test)]

@@ -2,15 +2,14 @@
 //! sets it. Latency is from the setData being issued to each watcher being notified.
 
 use anyhow::Context;
-use futures::FutureExt;
 use tokio::sync::mpsc::{self, UnboundedSender};
 use zookeeper_client::{Acls, Client, CreateMode, EventType};
 
+use super::Run;
 use super::args::BenchArgs;
 use super::driver::ERROR_BACKOFF;
 use super::fanout::{self, INITIAL_ROUND, RoundWriter, Sighting};
 use super::zk::{connect, create_root};
-use super::{Finished, Run};
 
 struct NodeWriter {
     client: Client,
@@ -76,16 +75,5 @@ pub async fn prepare(args: &BenchArgs) -> anyhow::Result<Run> {
     drop(sender);
     let mut writer = NodeWriter { client: writer_client, path, value_bytes: args.value_bytes };
     fanout::warm_up(&mut writer, &mut sightings, args.watchers).await?;
-    let watcher_count = args.watchers;
-    Ok(Box::new(move |control| {
-        async move {
-            let histogram = fanout::drive_rounds(control, writer, sightings, watcher_count).await;
-            let finished = Finished::now(histogram);
-            for watcher in watchers {
-                watcher.abort();
-            }
-            Ok(finished)
-        }
-        .boxed()
-    }))
+    Ok(fanout::run(writer, sightings, watchers))
 }
