@@ -1,55 +1,18 @@
 //! The lock recipes against a real backend: a Herald node started in-process, or the
 //! ensemble named by `HERALD_TEST_ZK=host:port` (for example Apache ZooKeeper).
 
+#[path = "support/backend.rs"]
+mod backend;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use recipes_lock::{ContenderKind, GuardedWrite, LockError, election, lock, semaphore};
-use server::{RunningServer, ServerConfig};
 use tokio::sync::Mutex;
 use zookeeper_client::{Acls, Client, CreateMode};
 
-struct Backend {
-    address: String,
-    root: String,
-    _node: Option<(RunningServer, tempfile::TempDir)>,
-}
-
-impl Backend {
-    async fn start() -> Backend {
-        let root = format!("/recipes-{}", uuid_like());
-        if let Ok(address) = std::env::var("HERALD_TEST_ZK") {
-            return Backend { address, root, _node: None };
-        }
-        let data_dir = tempfile::tempdir().unwrap();
-        let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), data_dir.path());
-        config.tick_ms = 100;
-        let node = RunningServer::start(config).await.unwrap();
-        let address = node.client_address().to_string();
-        Backend { address, root, _node: Some((node, data_dir)) }
-    }
-
-    /// A new session; dropping the client closes it (its ephemerals vanish).
-    async fn client(&self) -> Client {
-        Client::connector()
-            .with_session_timeout(Duration::from_secs(2))
-            .connect(&self.address)
-            .await
-            .unwrap()
-    }
-
-    fn dir(&self, name: &str) -> String {
-        format!("{}/{name}", self.root)
-    }
-}
-
-fn uuid_like() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u32(std::process::id());
-    format!("{:x}", hasher.finish())
-}
+use backend::Backend;
 
 async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
     tokio::time::timeout(Duration::from_secs(60), future)
@@ -70,7 +33,7 @@ const WAIT: Duration = Duration::from_secs(30);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_contenders_never_overlap_and_tokens_strictly_increase() {
-    let backend = Arc::new(Backend::start().await);
+    let backend = Arc::new(Backend::start("recipes").await);
     let dir = backend.dir("mutex");
     let inside = Arc::new(AtomicU32::new(0));
     let grants = Arc::new(Mutex::new(Vec::new()));
@@ -102,7 +65,7 @@ async fn twenty_contenders_never_overlap_and_tokens_strictly_increase() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn try_lock_returns_at_once_and_leaves_nothing_behind() {
-    let backend = Backend::start().await;
+    let backend = Backend::start("recipes").await;
     let dir = backend.dir("try");
     let (holder, other) = (backend.client().await, backend.client().await);
     let held =
@@ -117,7 +80,7 @@ async fn try_lock_returns_at_once_and_leaves_nothing_behind() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_holder_whose_session_ends_loses_the_lock_to_the_next_waiter() {
-    let backend = Backend::start().await;
+    let backend = Backend::start("recipes").await;
     let dir = backend.dir("handover");
     let holder = backend.client().await;
     let first = lock::acquire(&holder, &dir, ContenderKind::Exclusive, b"", WAIT).await.unwrap();
@@ -156,7 +119,7 @@ async fn a_holder_whose_session_ends_loses_the_lock_to_the_next_waiter() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiters_guarded_write_is_refused() {
-    let backend = Backend::start().await;
+    let backend = Backend::start("recipes").await;
     let dir = backend.dir("guard");
     let (holder, waiter_client, observer) =
         (backend.client().await, backend.client().await, backend.client().await);
@@ -184,7 +147,7 @@ async fn a_waiters_guarded_write_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_waiter_is_woken_once_no_herd() {
-    let backend = Arc::new(Backend::start().await);
+    let backend = Arc::new(Backend::start("recipes").await);
     let dir = backend.dir("herd");
     let holder = backend.client().await;
     let observer = backend.client().await;
@@ -211,7 +174,7 @@ async fn each_waiter_is_woken_once_no_herd() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readers_share_and_writers_exclude() {
-    let backend = Backend::start().await;
+    let backend = Backend::start("recipes").await;
     let dir = backend.dir("rw");
     let (a, b, c) = (backend.client().await, backend.client().await, backend.client().await);
     let first = lock::acquire(&a, &dir, ContenderKind::Read, b"", Duration::ZERO).await.unwrap();
@@ -234,7 +197,7 @@ async fn readers_share_and_writers_exclude() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn semaphore_never_exceeds_its_permits() {
-    let backend = Arc::new(Backend::start().await);
+    let backend = Arc::new(Backend::start("recipes").await);
     let dir = backend.dir("sem");
     let permits = 3;
     let holders: Vec<Client> = futures_join(&backend, permits).await;
@@ -276,7 +239,7 @@ async fn futures_join(backend: &Backend, count: usize) -> Vec<Client> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn election_leader_proclaim_resign() {
-    let backend = Backend::start().await;
+    let backend = Backend::start("recipes").await;
     let dir = backend.dir("election");
     let (a, b) = (backend.client().await, backend.client().await);
     assert_eq!(election::leader(&a, &dir).await.unwrap(), None);
@@ -310,7 +273,7 @@ async fn election_leader_proclaim_resign() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn protected_mode_finds_a_contender_by_its_guid() {
     use recipes_lock::{contenders, protected};
-    let backend = Backend::start().await;
+    let backend = Backend::start("recipes").await;
     let dir = backend.dir("protected");
     let client = backend.client().await;
     protected::ensure_directory(&client, &dir).await.unwrap();
@@ -328,7 +291,7 @@ async fn protected_mode_finds_a_contender_by_its_guid() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lock_delay_applies_only_after_a_lost_lease() {
-    let backend = Backend::start().await;
+    let backend = Backend::start("recipes").await;
     let dir = backend.dir("delay");
     let delay = Duration::from_millis(200);
     for lose_the_lease in [false, true] {

@@ -3,54 +3,22 @@
 //! `HERALD_TEST_ZK=host:port`): the acquire's create and first listing travel together,
 //! and a release by node name is one multi.
 
+#[path = "support/backend.rs"]
+mod backend;
 #[path = "support/proxy.rs"]
 mod proxy;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
+use backend::Backend;
 use proxy::CuttingProxy;
 use recipes_lock::{ContenderKind, LockError, lock, semaphore};
-use server::{RunningServer, ServerConfig};
 use zookeeper_client::Client;
 
 /// ZooKeeper opcodes as the proxy logs them.
 const CREATE2: i32 = 15;
 const GET_CHILDREN: i32 = 8;
 const MULTI: i32 = 14;
-
-struct Backend {
-    address: SocketAddr,
-    root: String,
-    _node: Option<(RunningServer, tempfile::TempDir)>,
-}
-
-impl Backend {
-    async fn start() -> Backend {
-        let root = format!("/round-trips-{}", unique_suffix());
-        if let Ok(address) = std::env::var("HERALD_TEST_ZK") {
-            let address = tokio::net::lookup_host(&address)
-                .await
-                .expect("HERALD_TEST_ZK resolves")
-                .next()
-                .expect("HERALD_TEST_ZK names an address");
-            return Backend { address, root, _node: None };
-        }
-        let data_dir = tempfile::tempdir().unwrap();
-        let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), data_dir.path());
-        config.tick_ms = 100;
-        let node = RunningServer::start(config).await.unwrap();
-        let address = node.client_address();
-        Backend { address, root, _node: Some((node, data_dir)) }
-    }
-}
-
-fn unique_suffix() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u32(std::process::id());
-    format!("{:x}", hasher.finish())
-}
 
 async fn connect(address: &str) -> Client {
     Client::connector()
@@ -74,7 +42,7 @@ const TRY: Duration = Duration::ZERO;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_uncontended_acquire_and_release_cost_three_requests() {
-    let backend = Backend::start().await;
+    let backend = Backend::start("round-trips").await;
     let proxy = CuttingProxy::start(backend.address).await;
     let client = connect(&proxy.address()).await;
     let dir = format!("{}/mutex", backend.root);
@@ -98,7 +66,7 @@ async fn an_uncontended_acquire_and_release_cost_three_requests() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_listing_is_sent_before_the_create_is_answered() {
-    let backend = Backend::start().await;
+    let backend = Backend::start("round-trips").await;
     let proxy = CuttingProxy::start(backend.address).await;
     let client = connect(&proxy.address()).await;
     let dir = format!("{}/pipelined", backend.root);
@@ -121,7 +89,7 @@ async fn the_first_listing_is_sent_before_the_create_is_answered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn releasing_a_node_that_is_gone_answers_unknown_token() {
-    let backend = Backend::start().await;
+    let backend = Backend::start("round-trips").await;
     let address = backend.address.to_string();
     let (holder, observer) = (connect(&address).await, connect(&address).await);
     let dir = format!("{}/gone", backend.root);
@@ -164,7 +132,7 @@ async fn releasing_a_node_that_is_gone_answers_unknown_token() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_semaphore_permit_is_returned_by_node_name() {
-    let backend = Backend::start().await;
+    let backend = Backend::start("round-trips").await;
     let client = connect(&backend.address.to_string()).await;
     let dir = format!("{}/permits", backend.root);
     let first = semaphore::acquire(&client, &dir, 1, TRY).await.unwrap();
