@@ -298,12 +298,19 @@ impl Processor {
                 );
             }
         }
+        self.count_applied_for_snapshot(zxid);
+        (zxid, outcome)
+    }
+
+    /// Counts one txn applied (the tree is now as of `zxid`) and, when a
+    /// snapshot is due, hands a view of the tree to the durability thread
+    /// behind every txn it reflects.
+    fn count_applied_for_snapshot(&mut self, zxid: Zxid) {
         if self.snapshots.applied(rand::random) {
             self.flush_log();
             let view = self.tree.snapshot_view();
             self.durability.submit(DurabilityJob::Snapshot { zxid, view });
         }
-        (zxid, outcome)
     }
 
     fn flush_log(&mut self) {

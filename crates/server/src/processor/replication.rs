@@ -36,7 +36,6 @@ use tokio::sync::{OwnedSemaphorePermit, watch};
 use super::Processor;
 use super::requests::{PlannedWrite, ReplyShape, plan_write, refusal_response, write_response};
 use super::zab_spans::ZabSpans;
-use crate::durability::DurabilityJob;
 use crate::ensemble::epochs::EpochsFile;
 use crate::ensemble::{ForwardedOp, PeerFrame, PeerLink, Refusal};
 use crate::messages::{ConnectionId, Outbound};
@@ -671,11 +670,7 @@ impl Processor {
             self.close_connection(connection, "session expired");
         }
         self.release_barriers();
-        if self.snapshots.applied(rand::random) {
-            self.flush_log();
-            let view = self.tree.snapshot_view();
-            self.durability.submit(DurabilityJob::Snapshot { zxid: applied, view });
-        }
+        self.count_applied_for_snapshot(applied);
         Ok(())
     }
 
