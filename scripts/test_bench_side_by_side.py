@@ -58,6 +58,13 @@ class ScheduleTest(unittest.TestCase):
         self.assertEqual(len(plan), expected)
         self.assertEqual(len(set((s.key, r, system) for s, r, system in plan)), expected)
 
+    def test_a_selection_keeps_table_order_and_refuses_unknown_keys(self):
+        picked = sbs.select_shapes(sbs.FULL_SHAPES, ["lock uncontended 16x1", "create 64x1"])
+        self.assertEqual([shape.key for shape in picked], ["create 64x1", "lock uncontended 16x1"])
+        with self.assertRaises(sbs.BenchError) as raised:
+            sbs.select_shapes(sbs.FULL_SHAPES, ["create 65x1"])
+        self.assertIn("create 65x1", str(raised.exception))
+
     def test_locks_use_etcds_own_lock_api(self):
         self.assertEqual(LOCK.workload_for("etcd"), "etcd-lock")
         self.assertEqual(LOCK.workload_for("herald"), "rest-lock")

@@ -20,7 +20,9 @@ mod memory;
 mod snapshot;
 
 pub use error::StorageError;
-pub use log::{FileTxnLog, LogOptions, RECORD_BYTES_MAX, SEGMENT_BYTES_MAX_DEFAULT};
+pub use log::{
+    FileTxnLog, LogOptions, PREALLOCATE_BYTES_DEFAULT, RECORD_BYTES_MAX, SEGMENT_BYTES_MAX_DEFAULT,
+};
 pub use memory::{MemorySnapshotStore, MemoryTxnLog};
 pub use snapshot::{RedbSnapshotStore, SNAPSHOT_CHUNK_BYTES};
 

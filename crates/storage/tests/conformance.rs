@@ -25,7 +25,8 @@ fn file_txn_log_default_segments() {
 
 #[test]
 fn file_txn_log_tiny_segments() {
-    file_log_suite(LogOptions { segment_bytes_max: 200 });
+    file_log_suite(LogOptions { segment_bytes_max: 200, preallocate_bytes: 0 });
+    file_log_suite(LogOptions { segment_bytes_max: 2_000, preallocate_bytes: 256 });
 }
 
 #[test]

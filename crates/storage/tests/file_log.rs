@@ -20,7 +20,7 @@ fn records(zxids: impl IntoIterator<Item = i64>) -> Vec<(i64, Vec<u8>)> {
 }
 
 fn open(dir: &Path, segment_bytes_max: u64) -> FileTxnLog {
-    FileTxnLog::open(dir, LogOptions { segment_bytes_max }).expect("open")
+    FileTxnLog::open(dir, LogOptions { segment_bytes_max, preallocate_bytes: 0 }).expect("open")
 }
 
 fn write_synced(dir: &Path, segment_bytes_max: u64, zxids: impl IntoIterator<Item = i64>) {
@@ -132,15 +132,19 @@ fn ten_records() -> (TempDir, PathBuf, u64) {
     (dir, file, last_record_len)
 }
 
-/// Reopens a damaged copy and checks the last record is gone, the file is cut
-/// back to the good prefix, and zxid 10 can be appended again.
+/// Reopens a damaged copy and checks the last record is gone, the file holds
+/// nothing but zeros after the good prefix, and zxid 10 can be appended again.
 fn assert_recovers_nine(dir: &Path, good_len: u64, what: &str) {
-    let mut log = FileTxnLog::open(dir, LogOptions { segment_bytes_max: BIG })
-        .unwrap_or_else(|e| panic!("{what}: open failed: {e}"));
+    let mut log =
+        FileTxnLog::open(dir, LogOptions { segment_bytes_max: BIG, preallocate_bytes: 0 })
+            .unwrap_or_else(|e| panic!("{what}: open failed: {e}"));
     assert_eq!(log.last_zxid(), Some(9), "{what}");
     assert_eq!(log.read_from(i64::MIN).expect("read"), records(1..=9), "{what}");
-    let file = &segment_files(dir)[0];
-    assert_eq!(fs::metadata(file).expect("metadata").len(), good_len, "{what}: not truncated");
+    // Cut back to the good records; a torn remnant that is all zeros may
+    // stay, as free space the next append overwrites.
+    let bytes = fs::read(&segment_files(dir)[0]).expect("read");
+    assert!(bytes.len() as u64 >= good_len, "{what}: cut too far");
+    assert!(bytes[good_len as usize..].iter().all(|&b| b == 0), "{what}: not truncated");
     log.append(10, &payload(10)).expect("re-append 10");
     log.sync().expect("sync");
     drop(log);
@@ -189,14 +193,135 @@ fn garbage_length_at_tail_is_discarded_without_allocating_it() {
 }
 
 #[test]
-fn zeroed_tail_is_discarded() {
+fn zeroed_tail_is_free_space_that_the_next_append_overwrites() {
     let (dir, file, _) = ten_records();
-    let good_len = fs::metadata(&file).expect("metadata").len();
     let mut bytes = fs::read(&file).expect("read");
     bytes.extend_from_slice(&[0; 4096]);
     fs::write(&file, &bytes).expect("write");
-    assert_eq!(open(dir.path(), BIG).read_from(i64::MIN).expect("read"), records(1..=10));
-    assert_eq!(fs::metadata(&file).expect("metadata").len(), good_len);
+    let mut log = open(dir.path(), BIG);
+    assert_eq!(log.read_from(i64::MIN).expect("read"), records(1..=10));
+    log.append(11, &payload(11)).expect("append");
+    log.sync().expect("sync");
+    drop(log);
+    assert_eq!(open(dir.path(), BIG).read_from(i64::MIN).expect("read"), records(1..=11));
+}
+
+/// A log that grows its segment in steps of `STEP` zeroed bytes.
+const STEP: u64 = 4096;
+
+fn open_preallocated(dir: &Path, segment_bytes_max: u64) -> FileTxnLog {
+    FileTxnLog::open(dir, LogOptions { segment_bytes_max, preallocate_bytes: STEP }).expect("open")
+}
+
+fn only_segment(dir: &Path) -> PathBuf {
+    let files = segment_files(dir);
+    assert_eq!(files.len(), 1, "{files:?}");
+    files[0].clone()
+}
+
+#[test]
+fn a_preallocated_segment_is_zeroed_ahead_of_its_records_and_reopens_where_they_end() {
+    let dir = TempDir::new().expect("tempdir");
+    let mut log = open_preallocated(dir.path(), BIG);
+    for zxid in 1..=10 {
+        log.append(zxid, &payload(zxid)).expect("append");
+    }
+    log.sync().expect("sync");
+    let records_len: u64 = MAGIC_BYTES
+        + (1..=10).map(|z| (RECORD_HEADER_BYTES + payload(z).len()) as u64).sum::<u64>();
+    let file = only_segment(dir.path());
+    let len = fs::metadata(&file).expect("metadata").len();
+    assert_eq!(len % STEP, 0, "grown in whole steps: {len}");
+    assert!(len >= records_len + STEP / 2, "at least half a step ahead: {len} for {records_len}");
+    drop(log);
+
+    let mut log = open_preallocated(dir.path(), BIG);
+    assert_eq!(log.last_zxid(), Some(10));
+    // Enough to cross several steps, so the file is grown while in use.
+    for zxid in 11..=400 {
+        log.append(zxid, &payload(zxid)).expect("append");
+        if zxid % 7 == 0 {
+            log.sync().expect("sync");
+        }
+    }
+    assert_eq!(log.read_from(i64::MIN).expect("read"), records(1..=400), "before sync");
+    log.sync().expect("sync");
+    drop(log);
+    assert_eq!(
+        open_preallocated(dir.path(), BIG).read_from(395).expect("read"),
+        records(396..=400)
+    );
+    assert_eq!(fs::metadata(&file).expect("metadata").len() % STEP, 0);
+}
+
+#[test]
+fn a_record_torn_inside_preallocated_space_is_cut_back() {
+    let dir = TempDir::new().expect("tempdir");
+    let mut log = open_preallocated(dir.path(), BIG);
+    for zxid in 1..=10 {
+        log.append(zxid, &payload(zxid)).expect("append");
+    }
+    log.sync().expect("sync");
+    drop(log);
+    let file = only_segment(dir.path());
+    let end: u64 = MAGIC_BYTES
+        + (1..=10).map(|z| (RECORD_HEADER_BYTES + payload(z).len()) as u64).sum::<u64>();
+    // The last record's final bytes never reached the disk: zeros instead.
+    let mut bytes = fs::read(&file).expect("read");
+    bytes[end as usize - 3..end as usize].fill(0);
+    fs::write(&file, &bytes).expect("write");
+
+    let mut log = open_preallocated(dir.path(), BIG);
+    assert_eq!(log.last_zxid(), Some(9));
+    assert_eq!(log.read_from(i64::MIN).expect("read"), records(1..=9));
+    log.append(10, &payload(10)).expect("re-append 10");
+    log.append(11, &payload(11)).expect("append 11");
+    log.sync().expect("sync");
+    drop(log);
+    assert_eq!(
+        open_preallocated(dir.path(), BIG).read_from(i64::MIN).expect("read"),
+        records(1..=11)
+    );
+}
+
+#[test]
+fn a_rolled_segment_gives_back_its_preallocated_space() {
+    let dir = TempDir::new().expect("tempdir");
+    let segment_bytes_max = 3 * STEP;
+    let mut log = open_preallocated(dir.path(), segment_bytes_max);
+    for zxid in 1..=1_000 {
+        log.append(zxid, &payload(zxid)).expect("append");
+        log.sync().expect("sync");
+    }
+    drop(log);
+    let files = segment_files(dir.path());
+    assert!(files.len() >= 3, "{files:?}");
+    for file in &files[..files.len() - 1] {
+        let bytes = fs::read(file).expect("read");
+        assert!(bytes.len() as u64 <= segment_bytes_max, "{}", bytes.len());
+        assert_ne!(bytes.last(), Some(&0), "{}: zeros left after its records", file.display());
+    }
+    let last_len = fs::metadata(&files[files.len() - 1]).expect("metadata").len();
+    assert!(last_len <= segment_bytes_max, "preallocation stops at the segment size: {last_len}");
+    let log = open_preallocated(dir.path(), segment_bytes_max);
+    assert_eq!(log.read_from(i64::MIN).expect("read"), records(1..=1_000));
+}
+
+#[test]
+fn truncating_a_preallocated_segment_keeps_appends_in_order() {
+    let dir = TempDir::new().expect("tempdir");
+    let mut log = open_preallocated(dir.path(), BIG);
+    for zxid in 1..=50 {
+        log.append(zxid, &payload(zxid)).expect("append");
+    }
+    log.sync().expect("sync");
+    log.truncate_after(20).expect("truncate");
+    log.append(21, b"after the cut").expect("append");
+    log.sync().expect("sync");
+    drop(log);
+    let mut expected = records(1..=20);
+    expected.push((21, b"after the cut".to_vec()));
+    assert_eq!(open_preallocated(dir.path(), BIG).read_from(i64::MIN).expect("read"), expected);
 }
 
 fn corrupt_first_segment(damage: impl Fn(&mut Vec<u8>)) -> StorageError {
@@ -207,7 +332,7 @@ fn corrupt_first_segment(damage: impl Fn(&mut Vec<u8>)) -> StorageError {
     let mut bytes = fs::read(&files[0]).expect("read");
     damage(&mut bytes);
     fs::write(&files[0], &bytes).expect("write");
-    FileTxnLog::open(dir.path(), LogOptions { segment_bytes_max: 200 })
+    FileTxnLog::open(dir.path(), LogOptions { segment_bytes_max: 200, preallocate_bytes: 0 })
         .expect_err("corruption in a non-last segment must refuse to open")
 }
 

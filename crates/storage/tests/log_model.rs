@@ -34,7 +34,9 @@ fn op() -> impl Strategy<Value = Op> {
 
 fn check(ops: Vec<Op>, segment_bytes_max: u64) {
     let dir = TempDir::new().expect("tempdir");
-    let options = LogOptions { segment_bytes_max };
+    // Preallocation in small steps, so growing, reopening and truncating
+    // a segment with free space at its end happen often.
+    let options = LogOptions { segment_bytes_max, preallocate_bytes: 256 };
     let mut file = FileTxnLog::open(dir.path(), options).expect("open");
     let mut model = MemoryTxnLog::default();
     for op in ops {

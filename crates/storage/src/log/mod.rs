@@ -14,7 +14,7 @@
 mod segment;
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use crate::{Result, StorageError, TxnLog};
@@ -24,9 +24,21 @@ pub use segment::RECORD_BYTES_MAX;
 /// Default size at which the log starts a new segment.
 pub const SEGMENT_BYTES_MAX_DEFAULT: u64 = 64 * 1024 * 1024;
 
+/// Default step in which a segment file is grown ahead of its records.
+/// An fdatasync after an append that grows the file must also write the
+/// file's size (one more synchronous write, or a journal commit); into space
+/// already allocated and zeroed it writes the data alone. ZooKeeper pads its
+/// log files for the same reason (`preAllocSize`). One MiB of zeros plus an
+/// fdatasync costs about as much as one ordinary sync, paid once per MiB of
+/// log.
+pub const PREALLOCATE_BYTES_DEFAULT: u64 = 1024 * 1024;
+
 /// Buffered bytes above which an append hands them to the OS without
 /// waiting for `sync`, so a long unsynced run cannot grow memory unboundedly.
 const WRITE_BUFFER_BYTES: usize = 1024 * 1024;
+
+/// Zeros written per call when preallocating.
+static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
 
 /// Tuning for [`FileTxnLog`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,11 +46,17 @@ pub struct LogOptions {
     /// A new segment starts when a record would take the current one past
     /// this size. A single larger record still gets a segment of its own.
     pub segment_bytes_max: u64,
+    /// The active segment is grown with zeros in steps of this many bytes
+    /// ahead of its records; 0 lets appends grow it.
+    pub preallocate_bytes: u64,
 }
 
 impl Default for LogOptions {
     fn default() -> Self {
-        LogOptions { segment_bytes_max: SEGMENT_BYTES_MAX_DEFAULT }
+        LogOptions {
+            segment_bytes_max: SEGMENT_BYTES_MAX_DEFAULT,
+            preallocate_bytes: PREALLOCATE_BYTES_DEFAULT,
+        }
     }
 }
 
@@ -54,24 +72,80 @@ struct SegmentFile {
 struct Active {
     file: File,
     buf: Vec<u8>,
-    /// Size of the segment counting `buf`.
-    len: u64,
+    /// Bytes of the file that hold the header and records; the file
+    /// position is kept here.
+    written: u64,
+    /// Size of the file: `written` plus any zeroed space after it.
+    allocated: u64,
+    /// Growth step of the file, see [`LogOptions::preallocate_bytes`].
+    preallocate_bytes: u64,
+    /// No preallocation past this size: the segment rolls there.
+    segment_bytes_max: u64,
     /// Whether anything was written since the last fsync.
     unsynced: bool,
 }
 
 impl Active {
-    fn open(path: &Path) -> Result<Active> {
-        let file = OpenOptions::new().append(true).open(path)?;
-        let len = file.metadata()?.len();
-        Ok(Active { file, buf: Vec::new(), len, unsynced: false })
+    /// Opens a segment whose records end at `written`; anything after that
+    /// is free space (zeros) that appends overwrite.
+    fn open(path: &Path, written: u64, options: LogOptions) -> Result<Active> {
+        let mut file = OpenOptions::new().read(true).write(true).open(path)?;
+        let allocated = file.metadata()?.len().max(written);
+        file.seek(SeekFrom::Start(written))?;
+        Ok(Active::new(file, written, allocated, options))
+    }
+
+    fn new(file: File, written: u64, allocated: u64, options: LogOptions) -> Active {
+        Active {
+            file,
+            buf: Vec::new(),
+            written,
+            allocated,
+            preallocate_bytes: options.preallocate_bytes,
+            segment_bytes_max: options.segment_bytes_max,
+            unsynced: false,
+        }
+    }
+
+    /// Size of the segment counting `buf`.
+    fn len(&self) -> u64 {
+        self.written + self.buf.len() as u64
     }
 
     fn write_out(&mut self) -> Result<()> {
-        if !self.buf.is_empty() {
-            self.file.write_all(&self.buf)?;
-            self.buf.clear();
+        if self.buf.is_empty() {
+            return Ok(());
         }
+        self.file.write_all(&self.buf)?;
+        self.written += self.buf.len() as u64;
+        self.buf.clear();
+        if self.written > self.allocated {
+            self.allocated = self.written;
+        }
+        if self.preallocate_bytes > 0 && self.written + self.preallocate_bytes / 2 > self.allocated
+        {
+            self.preallocate()?;
+        }
+        Ok(())
+    }
+
+    /// Zeroes the file from its end up to the first multiple of the step at
+    /// least one step past `written`, so the appends of the next step land
+    /// in space that already exists. The next `sync` makes the zeros durable with the
+    /// records.
+    fn preallocate(&mut self) -> Result<()> {
+        let step = self.preallocate_bytes;
+        let target = ((self.written + step).div_ceil(step) * step).min(self.segment_bytes_max);
+        if target <= self.allocated {
+            return Ok(());
+        }
+        self.file.seek(SeekFrom::Start(self.allocated))?;
+        while self.allocated < target {
+            let chunk = (target - self.allocated).min(ZEROS.len() as u64) as usize;
+            self.file.write_all(&ZEROS[..chunk])?;
+            self.allocated += chunk as u64;
+        }
+        self.file.seek(SeekFrom::Start(self.written))?;
         Ok(())
     }
 
@@ -116,6 +190,8 @@ impl FileTxnLog {
         let mut segments = list_segments(dir)?;
         let mut last_zxid = None;
         let mut drop_last = false;
+        // Where each segment's records end: appends to the last one go there.
+        let mut valid_lens = Vec::with_capacity(segments.len());
         let count = segments.len();
         for (index, seg) in segments.iter().enumerate() {
             let is_last = index + 1 == count;
@@ -150,6 +226,7 @@ impl FileTxnLog {
                 }
                 last_zxid = Some(record.zxid);
             }
+            valid_lens.push(parsed.valid_len as u64);
             if is_last {
                 if parsed.records.is_empty() {
                     // Created but never given a durable record: a crash between
@@ -171,8 +248,12 @@ impl FileTxnLog {
         }
         if drop_last {
             segments.pop();
+            valid_lens.pop();
         }
-        let active = segments.last().map(|seg| Active::open(&seg.path)).transpose()?;
+        let active = match (segments.last(), valid_lens.last()) {
+            (Some(seg), Some(&written)) => Some(Active::open(&seg.path, written, options)?),
+            _ => None,
+        };
         Ok(FileTxnLog { dir: dir.to_path_buf(), options, segments, active, last_zxid })
     }
 
@@ -183,14 +264,20 @@ impl FileTxnLog {
     fn roll(&mut self, first_zxid: i64) -> Result<()> {
         if let Some(mut old) = self.active.take() {
             old.sync()?;
+            // Give back the old segment's unused preallocated space. Not
+            // synced: the records are durable, and zeros left after a crash
+            // read as free space.
+            old.file.set_len(old.written)?;
         }
         let path = self.dir.join(segment::file_name(first_zxid));
-        let mut file = OpenOptions::new().create_new(true).append(true).open(&path)?;
-        file.write_all(segment::MAGIC)?;
+        let file = OpenOptions::new().create_new(true).read(true).write(true).open(&path)?;
         sync_dir(&self.dir)?;
         self.segments.push(SegmentFile { first_zxid, path });
-        let len = segment::MAGIC.len() as u64;
-        self.active = Some(Active { file, buf: Vec::new(), len, unsynced: true });
+        let mut active = Active::new(file, 0, 0, self.options);
+        active.buf.extend_from_slice(segment::MAGIC);
+        active.unsynced = true;
+        active.write_out()?;
+        self.active = Some(active);
         Ok(())
     }
 }
@@ -211,7 +298,7 @@ impl TxnLog for FileTxnLog {
         let fits = self
             .active
             .as_ref()
-            .is_some_and(|active| active.len <= header_len || active.len + record_len <= max);
+            .is_some_and(|active| active.len() <= header_len || active.len() + record_len <= max);
         if !fits {
             self.roll(zxid)?;
         }
@@ -219,7 +306,6 @@ impl TxnLog for FileTxnLog {
             return Err(StorageError::corrupt("txn log has no active segment after a roll"));
         };
         segment::encode_record(&mut active.buf, zxid, payload);
-        active.len += record_len;
         active.unsynced = true;
         if active.buf.len() >= WRITE_BUFFER_BYTES {
             active.write_out()?;
@@ -246,6 +332,9 @@ impl TxnLog for FileTxnLog {
             if next.is_none()
                 && let Some(active) = &self.active
             {
+                // The file's records end at `written` (zeros may follow);
+                // the buffered appends come after them.
+                bytes.truncate(active.written as usize);
                 bytes.extend_from_slice(&active.buf);
             }
             let parsed = segment::parse(&bytes).map_err(|what| corrupt_at(&seg.path, what))?;
@@ -269,6 +358,7 @@ impl TxnLog for FileTxnLog {
         self.sync()?;
         self.active = None;
         let mut removed = false;
+        let mut kept_len = None;
         self.last_zxid = None;
         while let Some(seg) = self.segments.last() {
             if seg.first_zxid <= zxid {
@@ -281,6 +371,7 @@ impl TxnLog for FileTxnLog {
                         file.sync_all()?;
                     }
                     self.last_zxid = Some(kept.zxid);
+                    kept_len = Some(kept.end as u64);
                     break;
                 }
             }
@@ -291,7 +382,10 @@ impl TxnLog for FileTxnLog {
         if removed {
             sync_dir(&self.dir)?;
         }
-        self.active = self.segments.last().map(|seg| Active::open(&seg.path)).transpose()?;
+        self.active = match (self.segments.last(), kept_len) {
+            (Some(seg), Some(written)) => Some(Active::open(&seg.path, written, self.options)?),
+            _ => None,
+        };
         Ok(())
     }
 

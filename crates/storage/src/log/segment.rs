@@ -6,6 +6,12 @@
 //! `[len: u32 BE][crc32c: u32 BE over (zxid BE ++ payload)][zxid: i64 BE][payload; len]`.
 //! The checksum covers the zxid so a record whose header survived but whose
 //! zxid was torn is still caught.
+//!
+//! A segment may end in zero bytes that hold no record: space the log
+//! preallocated so an fdatasync has no file size to update. An all-zero
+//! header can never be a record (its checksum would have to be zero, and the
+//! checksum of a zero zxid and an empty payload is not), so zeros to the end
+//! of the file are read as free space, not as damage.
 
 use std::ops::Range;
 
@@ -70,7 +76,8 @@ pub(crate) struct Parsed {
     pub(crate) records: Vec<Record>,
     /// Length of the well-formed prefix (header plus whole good records).
     pub(crate) valid_len: usize,
-    /// Why the bytes after `valid_len` were rejected; `None` if there are none.
+    /// Why the bytes after `valid_len` were rejected; `None` if there are
+    /// none, or if they are all zero (preallocated space).
     pub(crate) problem: Option<String>,
 }
 
@@ -95,6 +102,13 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
         let rest = &bytes[pos..];
         if rest.is_empty() {
             break None;
+        }
+        if rest.iter().take(RECORD_HEADER_BYTES).all(|&byte| byte == 0) {
+            // No record starts with a zero header: from here on it is free space.
+            break match rest.iter().all(|&byte| byte == 0) {
+                true => None,
+                false => Some("non-zero bytes in the free space after the records".to_string()),
+            };
         }
         let Some((header, body)) = rest.split_first_chunk::<RECORD_HEADER_BYTES>() else {
             break Some(format!("short record header of {} bytes", rest.len()));
@@ -144,6 +158,31 @@ mod tests {
         let got: Vec<_> =
             parsed.records.iter().map(|r| (r.zxid, bytes[r.payload.clone()].to_vec())).collect();
         assert_eq!(got, vec![(7, b"seven".to_vec()), (9, Vec::new())]);
+    }
+
+    #[test]
+    fn an_all_zero_header_is_never_a_valid_record() {
+        assert_ne!(checksum(0, &[]), 0);
+    }
+
+    #[test]
+    fn zeros_after_the_records_are_free_space_but_zeros_inside_a_record_are_damage() {
+        let mut bytes = MAGIC.to_vec();
+        encode_record(&mut bytes, 7, b"seven");
+        let good = bytes.len();
+        bytes.resize(good + 4096, 0);
+        let parsed = parse(&bytes).expect("well-formed");
+        assert_eq!((parsed.records.len(), parsed.valid_len), (1, good));
+        assert!(parsed.problem.is_none(), "{:?}", parsed.problem);
+
+        // A record torn after its length field: zeros follow, but the
+        // header is not all zero, so this is a torn tail.
+        let mut torn = bytes[..good].to_vec();
+        torn.extend_from_slice(&9u32.to_be_bytes());
+        torn.resize(good + 4096, 0);
+        let parsed = parse(&torn).expect("parses");
+        assert_eq!((parsed.records.len(), parsed.valid_len), (1, good));
+        assert!(parsed.problem.is_some());
     }
 
     #[test]
