@@ -47,7 +47,11 @@ pub struct ServerConfig {
     pub outstanding_requests_per_connection_max: usize,
     /// Largest frame accepted from a client; a larger one closes that connection.
     pub packet_bytes_max: usize,
+    /// Txns between snapshots (each member draws its own within ±50%).
     pub snapshot_every_txns: u64,
+    /// Stretch the interval to the tree's znode count when the tree is
+    /// bigger, so snapshots never write much more than the log does.
+    pub snapshot_scales_with_tree: bool,
     pub log_segment_bytes_max: u64,
     pub container_check_interval_ms: u64,
     /// `None` = standalone; `Some` = a member of a replicated ensemble.
@@ -154,6 +158,7 @@ impl ServerConfig {
                 OUTSTANDING_REQUESTS_PER_CONNECTION_MAX_DEFAULT,
             packet_bytes_max: PACKET_BYTES_MAX_DEFAULT,
             snapshot_every_txns: SNAPSHOT_EVERY_TXNS_DEFAULT,
+            snapshot_scales_with_tree: true,
             log_segment_bytes_max: LOG_SEGMENT_BYTES_MAX_DEFAULT,
             container_check_interval_ms: CONTAINER_CHECK_INTERVAL_MS_DEFAULT,
             ensemble: None,

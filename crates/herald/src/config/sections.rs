@@ -76,6 +76,7 @@ server_section! {
     outstanding_requests_per_connection_max: usize,
     packet_bytes_max: usize,
     snapshot_every_txns: u64,
+    snapshot_scales_with_tree: bool,
     log_segment_bytes_max: u64,
     container_check_interval_ms: u64,
     plaintext_client_port_enabled: bool,

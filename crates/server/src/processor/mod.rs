@@ -96,8 +96,13 @@ impl Processor {
         stats.observe_tree(&tree, sessions.len());
         let server_id = config.ensemble.as_ref().map_or(0, |ensemble| ensemble.me);
         let next_session_id = sessions::initial_session_id(wall_clock_ms(), server_id);
-        let snapshots =
-            SnapshotSchedule::new(config.snapshot_every_txns, recovered_txns, rand::random());
+        let snapshots = SnapshotSchedule::new(
+            config.snapshot_every_txns,
+            config.snapshot_scales_with_tree,
+            recovered_txns,
+            tree.node_count() as u64,
+            rand::random(),
+        );
         Processor {
             config,
             tree,
@@ -306,7 +311,7 @@ impl Processor {
     /// snapshot is due, hands a view of the tree to the durability thread
     /// behind every txn it reflects.
     fn count_applied_for_snapshot(&mut self, zxid: Zxid) {
-        if self.snapshots.applied(rand::random) {
+        if self.snapshots.applied(self.tree.node_count() as u64, rand::random) {
             self.flush_log();
             let view = self.tree.snapshot_view();
             self.durability.submit(DurabilityJob::Snapshot { zxid, view });

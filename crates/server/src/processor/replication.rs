@@ -875,7 +875,7 @@ impl Processor {
         };
         tracing::info!(last_zxid = %tree.last_zxid(), "storage rebuilt for the new leader's history");
         self.tree = tree;
-        self.snapshots.restart(replayed);
+        self.snapshots.restart(replayed, self.tree.node_count() as u64);
         self.release.reset(self.tree.last_zxid());
         let replica = self.replica();
         replica.unapplied.clear();
