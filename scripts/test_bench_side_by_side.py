@@ -65,6 +65,11 @@ class ScheduleTest(unittest.TestCase):
             sbs.select_shapes(sbs.FULL_SHAPES, ["create 65x1"])
         self.assertIn("create 65x1", str(raised.exception))
 
+    def test_herald_members_share_the_cpus_with_at_least_one_thread_each(self):
+        self.assertEqual(sbs.member_worker_threads(2), 1)
+        self.assertEqual(sbs.member_worker_threads(8), 2)
+        self.assertEqual(sbs.member_worker_threads(1), 1)
+
     def test_locks_use_etcds_own_lock_api(self):
         self.assertEqual(LOCK.workload_for("etcd"), "etcd-lock")
         self.assertEqual(LOCK.workload_for("herald"), "rest-lock")

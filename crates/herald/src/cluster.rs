@@ -30,10 +30,30 @@ pub struct ClusterArgs {
     pub tick_ms: u32,
 }
 
-pub async fn up(args: ClusterArgs) -> anyhow::Result<()> {
+/// Worker threads per member when the members share `cpus` CPUs: their
+/// share, at least one. Each member would otherwise start a worker per CPU,
+/// and the members' threads would take turns on the same cores, paying a
+/// context switch at nearly every hand-off of a request.
+fn member_worker_threads(cpus: usize, members: u16) -> usize {
+    (cpus / usize::from(members.max(1))).max(1)
+}
+
+/// `worker_threads`: what `herald --worker-threads` gave, for every member;
+/// without it each member gets its share of this machine's CPUs.
+pub async fn up(
+    args: ClusterArgs,
+    worker_threads: Option<std::num::NonZeroUsize>,
+) -> anyhow::Result<()> {
     if args.nodes == 0 {
         bail!("--nodes must be at least 1");
     }
+    let worker_threads = worker_threads.map_or_else(
+        || {
+            let cpus = std::thread::available_parallelism().map_or(1, |cpus| cpus.get());
+            member_worker_threads(cpus, args.nodes)
+        },
+        |threads| threads.get(),
+    );
     let binary = std::env::current_exe().context("finding the herald binary")?;
     let members: Vec<String> = (0..args.nodes)
         .map(|index| format!("--member={}=127.0.0.1:{}", index + 1, args.base_port + 1000 + index))
@@ -43,6 +63,7 @@ pub async fn up(args: ClusterArgs) -> anyhow::Result<()> {
     for index in 0..args.nodes {
         let id = index + 1;
         let mut child = Command::new(&binary)
+            .arg(format!("--worker-threads={worker_threads}"))
             .arg("server")
             .arg(format!("--id={id}"))
             .arg(format!("--listen=127.0.0.1:{}", args.base_port + index))
@@ -96,5 +117,19 @@ fn stop(children: &mut [Child]) {
     }
     for child in children.iter_mut() {
         let _ = child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::member_worker_threads;
+
+    #[test]
+    fn members_share_the_cpus_and_each_gets_at_least_one_thread() {
+        assert_eq!(member_worker_threads(2, 3), 1);
+        assert_eq!(member_worker_threads(8, 3), 2);
+        assert_eq!(member_worker_threads(16, 5), 3);
+        assert_eq!(member_worker_threads(1, 5), 1);
+        assert_eq!(member_worker_threads(4, 1), 4);
     }
 }

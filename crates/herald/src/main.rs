@@ -39,6 +39,11 @@ struct Cli {
     /// Log line format on stderr: `text` or `json` (levels from RUST_LOG).
     #[arg(long, global = true, default_value = "text", env = "HERALD_LOG_FORMAT")]
     log_format: server::telemetry::LogFormat,
+    /// Threads running async work (default: the CPUs this process may use,
+    /// cgroup quotas included). Members sharing a machine do better with
+    /// their share of its cores: `herald cluster` gives each CPUs / members.
+    #[arg(long, global = true, env = "HERALD_WORKER_THREADS")]
+    worker_threads: Option<std::num::NonZeroUsize>,
     #[command(subcommand)]
     command: Command,
 }
@@ -153,7 +158,11 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // Held to the end of main: dropping it flushes exported spans.
     let _telemetry = server::telemetry::init(cli.log_format).context("setting up logging")?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = cli.worker_threads {
+        runtime.worker_threads(threads.get());
+    }
+    let runtime = runtime.enable_all().build()?;
     match cli.command {
         Command::Dev(args) => runtime.block_on(dev(args)),
         Command::Server(args) => {
@@ -161,7 +170,7 @@ fn main() -> anyhow::Result<()> {
             args.flags.apply(&mut effective.server)?;
             runtime.block_on(member::run(effective.server))
         }
-        Command::Cluster(args) => runtime.block_on(cluster::up(args)),
+        Command::Cluster(args) => runtime.block_on(cluster::up(args, cli.worker_threads)),
         Command::Config(ConfigCommand::Check { file, sources }) => {
             match load_config(Some(&file), &sources) {
                 Ok(_) => say!("{}: ok", file.display()),

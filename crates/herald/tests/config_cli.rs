@@ -162,3 +162,11 @@ fn the_shipped_kubernetes_configurations_pass_check() {
         assert_eq!(output.status.code(), Some(1), "{file} on {hostname}");
     }
 }
+
+#[test]
+fn zero_worker_threads_is_refused_naming_the_flag() {
+    let output = herald(&["--worker-threads", "0", "config", "keys"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--worker-threads"), "{stderr}");
+}

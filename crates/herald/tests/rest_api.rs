@@ -153,3 +153,30 @@ fn gateway_serves_https_from_its_certificate_files() {
     let _ = plain.read_to_end(&mut answer);
     assert!(!answer.starts_with(b"HTTP/"), "plain HTTP got an HTTP answer: {answer:?}");
 }
+
+/// What a four-letter word returns.
+fn four_letter(address: &str, word: &str) -> String {
+    let mut stream = TcpStream::connect(address).expect("connect to the client port");
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    stream.write_all(word.as_bytes()).unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    reply
+}
+
+#[test]
+fn dev_runs_on_as_many_worker_threads_as_it_is_given() {
+    let data = tempfile::tempdir().unwrap();
+    for threads in ["1", "3"] {
+        let (_dev, addresses) = start(
+            &["--worker-threads", threads, "dev", "--listen", "127.0.0.1:0", "--http-listen"]
+                .into_iter()
+                .chain(["127.0.0.1:0", "--data-dir", data.path().to_str().unwrap()])
+                .collect::<Vec<_>>(),
+            &["herald dev: ZooKeeper protocol on ", "herald dev: REST API on http://"],
+        );
+        let environment = four_letter(&addresses[0], "envi");
+        let line = format!("herald.worker_threads={threads}\n");
+        assert!(environment.contains(&line), "{environment}");
+    }
+}

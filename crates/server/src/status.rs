@@ -189,6 +189,13 @@ pub fn environment() -> Vec<(String, String)> {
             "os.cpus".to_string(),
             std::thread::available_parallelism().map_or(1, usize::from).to_string(),
         ),
+        (
+            "herald.worker_threads".to_string(),
+            tokio::runtime::Handle::try_current().map_or_else(
+                |_| "<NA>".to_string(),
+                |runtime| runtime.metrics().num_workers().to_string(),
+            ),
+        ),
     ]
 }
 
