@@ -101,17 +101,22 @@ impl Leader {
             return;
         };
         let proposals = node.history.range(node.committed, last);
-        for proposal in &proposals {
-            for (&id, link) in &self.links {
-                if !link.forwarding() {
-                    continue;
+        for (&id, link) in &self.links {
+            if !link.forwarding() {
+                continue;
+            }
+            if link.is_follower() {
+                // A follower commits everything up to the zxid it is told
+                // (it has logged all of it, in order), so one message
+                // covers the whole run: under load a quorum round commits
+                // a group of proposals, and a Commit each would cost every
+                // follower a message per write.
+                send(actions, id, PeerMessage::Commit { zxid: last });
+            } else {
+                // Observers never saw the proposals: each goes out whole.
+                for proposal in &proposals {
+                    send(actions, id, PeerMessage::Inform(proposal.clone()));
                 }
-                let message = if link.is_follower() {
-                    PeerMessage::Commit { zxid: proposal.zxid }
-                } else {
-                    PeerMessage::Inform(proposal.clone())
-                };
-                send(actions, id, message);
             }
         }
         node.applied = last;

@@ -53,11 +53,11 @@ fn commits_go_out_in_zxid_order_and_never_ahead_of_the_quorum() {
     let (second, _) = leader.propose(txn("b")).expect("serving");
     let (third, _) = leader.propose(txn("c")).expect("serving");
     assert_eq!(leader.on_append_done(third), vec![]);
-    // A cumulative ack up to the second proposal commits the first two, in order.
+    // A cumulative ack up to the second proposal commits the first two, in
+    // order, with one Commit naming the last of them.
     assert_eq!(
         leader.handle_message(id(2), PeerMessage::Ack { zxid: second }),
         vec![
-            send(2, PeerMessage::Commit { zxid: first }),
             send(2, PeerMessage::Commit { zxid: second }),
             Action::Apply(vec![proposed(first, "a"), proposed(second, "b")]),
         ]
