@@ -183,10 +183,19 @@ impl Ensemble {
     }
 
     /// Total bytes of a member's txn log: grows when it appends.
+    /// Bytes of the member's log up to the last non-zero byte of each
+    /// segment: segments are preallocated with zeros, so their size does not
+    /// grow with each record, but a new record (whose checksum and zxid are
+    /// never all zero) always moves this.
     fn log_bytes(&self, index: usize) -> u64 {
         std::fs::read_dir(self.data_dir(index).join("log"))
             .map(|entries| {
-                entries.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum()
+                entries
+                    .flatten()
+                    .filter_map(|entry| std::fs::read(entry.path()).ok())
+                    .map(|bytes| bytes.iter().rposition(|&byte| byte != 0).map_or(0, |at| at + 1))
+                    .map(|len| len as u64)
+                    .sum()
             })
             .unwrap_or(0)
     }
