@@ -103,6 +103,11 @@ impl Learner {
         self.leader
     }
 
+    /// True until the leader answered the FollowerInfo with LeaderInfo.
+    pub(crate) fn registering(&self) -> bool {
+        self.phase == Phase::Discovery
+    }
+
     pub(crate) fn tick(&mut self, node: &mut Node, actions: &mut Vec<Action>) -> Flow {
         self.ticks += 1;
         self.ticks_silent += 1;

@@ -3,7 +3,7 @@
 //! election whenever a role gives up.
 
 use bytes::Bytes;
-use election_core::{Election, ElectionAction, PeerState};
+use election_core::{Election, ElectionAction, Notification, PeerState};
 use proto::Zxid;
 
 use crate::leader::Leader;
@@ -58,9 +58,22 @@ impl Peer {
     pub fn handle_message(&mut self, from: ServerId, message: PeerMessage) -> Vec<Action> {
         let mut actions = Vec::new();
         if let PeerMessage::Election(notification) = message {
+            if self.chosen_leader_is_not_leading(from, &notification) {
+                self.follow(Flow::StepDown, &mut actions);
+            }
             // Answered even while leading or following: lookers learn the leader this way.
             let decided = self.election.handle_notification(from, notification);
             self.run_election_actions(decided, &mut actions);
+        } else if matches!(message, PeerMessage::FollowerInfo { .. })
+            && !matches!(self.state, RoleState::Leading(_))
+        {
+            // Someone took this server for its leader (it decided before
+            // the votes settled elsewhere). Saying whom this server follows
+            // sends it back to election at once, instead of after the init
+            // limit, as a ZooKeeper learner's connection to a server that
+            // does not lead is refused.
+            let notification = self.election.current_notification();
+            actions.push(Action::Send { to: from, message: PeerMessage::Election(notification) });
         } else {
             let flow = match &mut self.state {
                 RoleState::Looking => Flow::Stay,
@@ -188,6 +201,20 @@ impl Peer {
     /// The epochs as last handed to the driver in `PersistEpochs`.
     pub fn epochs(&self) -> Epochs {
         self.node.epochs
+    }
+
+    /// Whether `notification` from `from` shows that the leader this
+    /// learner is still registering with settled on following another
+    /// server. One still looking may yet decide to lead, so it is waited
+    /// for; after registration the leader's own messages and the limits
+    /// watch it.
+    fn chosen_leader_is_not_leading(&self, from: ServerId, notification: &Notification) -> bool {
+        let RoleState::Learning(learner) = &self.state else {
+            return false;
+        };
+        let leads = notification.state == PeerState::Leading && notification.vote.leader == from;
+        let settled = notification.state != PeerState::Looking;
+        learner.leader() == from && learner.registering() && settled && !leads
     }
 
     fn follow(&mut self, flow: Flow, actions: &mut Vec<Action>) {

@@ -205,3 +205,46 @@ fn epochs_no_zxid_can_carry_are_ignored() {
     assert_eq!(learner.handle_message(id(1), too_big), vec![]);
     assert_eq!(learner.epochs(), Epochs { accepted: 1, current: 1 });
 }
+
+/// A notification as `sender` sends it while in `state` with a vote for `leader`.
+fn notification_from(state: PeerState, leader: u64) -> PeerMessage {
+    PeerMessage::Election(election_core::Notification {
+        vote: election_core::Vote { leader: id(leader), zxid: Zxid::ZERO, peer_epoch: 0 },
+        round: 1,
+        state,
+    })
+}
+
+#[test]
+fn a_follower_answers_followerinfo_with_whom_it_follows() {
+    let mut follower = Peer::new(config(2, &[1, 2, 3], &[]), recovered(0, 0, &[]));
+    follower.start_as(PeerState::Following, id(3));
+    let actions = follower.handle_message(id(1), info(0, Zxid::ZERO));
+    let [Action::Send { to, message: PeerMessage::Election(told) }] = actions.as_slice() else {
+        panic!("expected one election notification, got {actions:?}");
+    };
+    assert_eq!((*to, told.state, told.vote.leader), (id(1), PeerState::Following, id(3)));
+}
+
+#[test]
+fn a_registering_learner_whose_leader_follows_another_returns_to_election_at_once() {
+    let mut learner = Peer::new(config(1, &[1, 2, 3], &[]), recovered(0, 0, &[]));
+    learner.start_as(PeerState::Following, id(2));
+    // Still looking: it may yet decide to lead, so the learner waits (and,
+    // as any non-looking server, answers a looker with its vote).
+    let actions = learner.handle_message(id(2), notification_from(PeerState::Looking, 2));
+    assert!(!starts_looking(&actions), "{actions:?}");
+    assert_eq!(learner.role(), Role::Following { leader: id(2), epoch: 0, serving: false });
+    // Settled on following 3: not this learner's leader after all.
+    let actions = learner.handle_message(id(2), notification_from(PeerState::Following, 3));
+    assert!(starts_looking(&actions), "{actions:?}");
+}
+
+#[test]
+fn a_learner_keeps_a_leader_that_says_it_leads() {
+    let mut learner = Peer::new(config(1, &[1, 2, 3], &[]), recovered(0, 0, &[]));
+    learner.start_as(PeerState::Following, id(2));
+    let actions = learner.handle_message(id(2), notification_from(PeerState::Leading, 2));
+    assert!(!starts_looking(&actions), "{actions:?}");
+    assert_eq!(learner.role(), Role::Following { leader: id(2), epoch: 0, serving: false });
+}
