@@ -10,6 +10,7 @@
 use std::sync::mpsc as std_mpsc;
 use std::thread;
 
+use bytes::Bytes;
 use datatree::SnapshotView;
 use proto::Zxid;
 use storage::{SnapshotStore, TxnLog};
@@ -20,8 +21,9 @@ pub const SNAPSHOTS_RETAINED: usize = 2;
 
 /// Work for the durability thread, in the order the processor produced it.
 pub(crate) enum DurabilityJob {
-    /// Encoded txns, zxids increasing.
-    Append(Vec<(Zxid, Vec<u8>)>),
+    /// Encoded txns, zxids increasing. Shared with the proposals that carry
+    /// them, so logging copies no payload.
+    Append(Vec<(Zxid, Bytes)>),
     /// A snapshot of the tree as of `zxid`; every txn up to `zxid` was
     /// appended before this job, so after saving it the log below it can go.
     /// It is encoded on the snapshot thread, not on the request path.

@@ -26,6 +26,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use datatree::{ApplyOutcome, AuthContext, DataTree, SessionTracker, Txn, TxnBody};
 use proto::records::{ReplyHeader, WatcherEvent};
 use proto::{ErrorCode, Id, KeeperState, Record, Response, SessionId, Zxid};
@@ -61,7 +62,7 @@ pub(crate) struct Processor {
     session_connections: HashMap<SessionId, ConnectionId>,
     release: ReleaseQueue,
     /// Txns applied but not yet handed to the durability thread.
-    unlogged: Vec<(Zxid, Vec<u8>)>,
+    unlogged: Vec<(Zxid, Bytes)>,
     durability: Durability,
     snapshots: SnapshotSchedule,
     next_session_id: i64,
@@ -287,7 +288,7 @@ impl Processor {
         let zxid = last.next().unwrap_or(Zxid::new(last.epoch() + 1, 1));
         let txn = Txn { zxid, time_ms: wall_clock_ms() as i64, session, body };
         let outcome = self.tree.apply(&txn);
-        self.unlogged.push((zxid, txn.to_bytes()));
+        self.unlogged.push((zxid, Bytes::from(txn.to_bytes())));
         for event in &outcome.events {
             if let Some(&connection) = self.session_connections.get(&event.session) {
                 let notification = WatcherEvent {

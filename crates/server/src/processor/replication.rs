@@ -598,7 +598,7 @@ impl Processor {
                 }
                 Action::Append(proposals) => {
                     for proposal in proposals {
-                        self.unlogged.push((proposal.zxid, proposal.txn.to_vec()));
+                        self.unlogged.push((proposal.zxid, proposal.txn.clone()));
                         self.replica().unapplied.push_back(proposal);
                     }
                 }
