@@ -7,6 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use test_support::free_port;
 use zookeeper_client::{Acls, Client, CreateMode, CreateOptions};
 
 /// Generous bound for an election and sync on a loaded 2-core machine.
@@ -16,27 +17,6 @@ const FAILOVER_DEADLINE: Duration = Duration::from_secs(2);
 
 fn persistent() -> CreateOptions<'static> {
     CreateMode::Persistent.with_acls(Acls::anyone_all())
-}
-
-/// A port nothing listens on right now, for addresses that must be known
-/// before anything binds them (peer ports). Picked below Linux's ephemeral
-/// range (32768 and up), so an outgoing connection of a test running in
-/// parallel cannot be given it between its being picked and bound; a counter
-/// keeps this process's picks apart and the process id spreads test binaries
-/// over the range.
-fn free_port() -> u16 {
-    use std::sync::atomic::{AtomicU16, Ordering};
-    const FIRST: u16 = 20_000;
-    const SPAN: u16 = 12_000;
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    let start = (std::process::id() % 120) as u16 * 100;
-    for _ in 0..SPAN {
-        let port = FIRST + (start + NEXT.fetch_add(1, Ordering::Relaxed) % SPAN) % SPAN;
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 struct Member {

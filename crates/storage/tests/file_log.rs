@@ -213,6 +213,18 @@ fn open_preallocated(dir: &Path, segment_bytes_max: u64) -> FileTxnLog {
     FileTxnLog::open(dir, LogOptions { segment_bytes_max, preallocate_bytes: STEP }).expect("open")
 }
 
+fn append_synced(log: &mut FileTxnLog, zxids: impl IntoIterator<Item = i64>) {
+    for zxid in zxids {
+        log.append(zxid, &payload(zxid)).expect("append");
+    }
+    log.sync().expect("sync");
+}
+
+/// Where the records of `zxids` end in a segment that holds them alone.
+fn records_end(zxids: std::ops::RangeInclusive<i64>) -> u64 {
+    MAGIC_BYTES + zxids.map(|z| (RECORD_HEADER_BYTES + payload(z).len()) as u64).sum::<u64>()
+}
+
 fn only_segment(dir: &Path) -> PathBuf {
     let files = segment_files(dir);
     assert_eq!(files.len(), 1, "{files:?}");
@@ -223,12 +235,8 @@ fn only_segment(dir: &Path) -> PathBuf {
 fn a_preallocated_segment_is_zeroed_ahead_of_its_records_and_reopens_where_they_end() {
     let dir = TempDir::new().expect("tempdir");
     let mut log = open_preallocated(dir.path(), BIG);
-    for zxid in 1..=10 {
-        log.append(zxid, &payload(zxid)).expect("append");
-    }
-    log.sync().expect("sync");
-    let records_len: u64 = MAGIC_BYTES
-        + (1..=10).map(|z| (RECORD_HEADER_BYTES + payload(z).len()) as u64).sum::<u64>();
+    append_synced(&mut log, 1..=10);
+    let records_len = records_end(1..=10);
     let file = only_segment(dir.path());
     let len = fs::metadata(&file).expect("metadata").len();
     assert_eq!(len % STEP, 0, "grown in whole steps: {len}");
@@ -257,15 +265,9 @@ fn a_preallocated_segment_is_zeroed_ahead_of_its_records_and_reopens_where_they_
 #[test]
 fn a_record_torn_inside_preallocated_space_is_cut_back() {
     let dir = TempDir::new().expect("tempdir");
-    let mut log = open_preallocated(dir.path(), BIG);
-    for zxid in 1..=10 {
-        log.append(zxid, &payload(zxid)).expect("append");
-    }
-    log.sync().expect("sync");
-    drop(log);
+    append_synced(&mut open_preallocated(dir.path(), BIG), 1..=10);
     let file = only_segment(dir.path());
-    let end: u64 = MAGIC_BYTES
-        + (1..=10).map(|z| (RECORD_HEADER_BYTES + payload(z).len()) as u64).sum::<u64>();
+    let end = records_end(1..=10);
     // The last record's final bytes never reached the disk: zeros instead.
     let mut bytes = fs::read(&file).expect("read");
     bytes[end as usize - 3..end as usize].fill(0);
@@ -311,10 +313,7 @@ fn a_rolled_segment_gives_back_its_preallocated_space() {
 fn truncating_a_preallocated_segment_keeps_appends_in_order() {
     let dir = TempDir::new().expect("tempdir");
     let mut log = open_preallocated(dir.path(), BIG);
-    for zxid in 1..=50 {
-        log.append(zxid, &payload(zxid)).expect("append");
-    }
-    log.sync().expect("sync");
+    append_synced(&mut log, 1..=50);
     log.truncate_after(20).expect("truncate");
     log.append(21, b"after the cut").expect("append");
     log.sync().expect("sync");

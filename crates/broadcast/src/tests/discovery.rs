@@ -226,15 +226,23 @@ fn a_follower_answers_followerinfo_with_whom_it_follows() {
     assert_eq!((*to, told.state, told.vote.leader), (id(1), PeerState::Following, id(3)));
 }
 
-#[test]
-fn a_registering_learner_whose_leader_follows_another_returns_to_election_at_once() {
+/// Server 1, registering with server 2 as its leader.
+fn registering_with_2() -> Peer {
     let mut learner = Peer::new(config(1, &[1, 2, 3], &[]), recovered(0, 0, &[]));
     learner.start_as(PeerState::Following, id(2));
+    learner
+}
+
+const STILL_REGISTERING: Role = Role::Following { leader: ServerId(2), epoch: 0, serving: false };
+
+#[test]
+fn a_registering_learner_whose_leader_follows_another_returns_to_election_at_once() {
+    let mut learner = registering_with_2();
     // Still looking: it may yet decide to lead, so the learner waits (and,
     // as any non-looking server, answers a looker with its vote).
     let actions = learner.handle_message(id(2), notification_from(PeerState::Looking, 2));
     assert!(!starts_looking(&actions), "{actions:?}");
-    assert_eq!(learner.role(), Role::Following { leader: id(2), epoch: 0, serving: false });
+    assert_eq!(learner.role(), STILL_REGISTERING);
     // Settled on following 3: not this learner's leader after all.
     let actions = learner.handle_message(id(2), notification_from(PeerState::Following, 3));
     assert!(starts_looking(&actions), "{actions:?}");
@@ -242,9 +250,8 @@ fn a_registering_learner_whose_leader_follows_another_returns_to_election_at_onc
 
 #[test]
 fn a_learner_keeps_a_leader_that_says_it_leads() {
-    let mut learner = Peer::new(config(1, &[1, 2, 3], &[]), recovered(0, 0, &[]));
-    learner.start_as(PeerState::Following, id(2));
+    let mut learner = registering_with_2();
     let actions = learner.handle_message(id(2), notification_from(PeerState::Leading, 2));
     assert!(!starts_looking(&actions), "{actions:?}");
-    assert_eq!(learner.role(), Role::Following { leader: id(2), epoch: 0, serving: false });
+    assert_eq!(learner.role(), STILL_REGISTERING);
 }
