@@ -183,4 +183,12 @@ impl ServerConfig {
     pub fn session_timeout_ms_max(&self) -> u32 {
         self.session_timeout_ms_max.unwrap_or(20 * self.tick_ms)
     }
+
+    /// How the txn log is opened, at startup and after each rebuild.
+    pub fn log_options(&self) -> storage::LogOptions {
+        storage::LogOptions {
+            segment_bytes_max: self.log_segment_bytes_max,
+            ..storage::LogOptions::default()
+        }
+    }
 }

@@ -168,10 +168,7 @@ impl RunningServer {
     /// Recovers the node's state from `config.data_dir` and starts serving.
     pub async fn start(mut config: ServerConfig) -> Result<RunningServer, ServerError> {
         let data_dir = config.data_dir.clone();
-        let log_options = storage::LogOptions {
-            segment_bytes_max: config.log_segment_bytes_max,
-            ..storage::LogOptions::default()
-        };
+        let log_options = config.log_options();
         let recovered =
             tokio::task::spawn_blocking(move || recovery::recover(&data_dir, log_options))
                 .await

@@ -850,10 +850,7 @@ impl Processor {
     fn rebuild(&mut self, change: Rebuild) -> Result<(), String> {
         self.flush_log();
         let data_dir = self.replica().data_dir.clone();
-        let options = storage::LogOptions {
-            segment_bytes_max: self.config.log_segment_bytes_max,
-            ..storage::LogOptions::default()
-        };
+        let options = self.config.log_options();
         let mut rebuilt = None;
         self.durability.restart(|| -> Result<_, String> {
             change.apply(&data_dir, options).map_err(|error| error.to_string())?;
