@@ -10,11 +10,12 @@ pub(crate) struct SnapshotSchedule {
     every: u64,
     /// Whether the interval grows with the tree, see [`interval`].
     scales_with_tree: bool,
-    /// Znodes in the tree at the last snapshot (or at startup).
-    znodes_at_last: u64,
     since: u64,
     /// This round's draw: the snapshot is due at `scale` x the interval.
     scale: f64,
+    /// The count at which it is due: fixed for the round by the draw and
+    /// the tree's size at the last snapshot (or at startup).
+    due_at: u64,
 }
 
 impl SnapshotSchedule {
@@ -28,13 +29,10 @@ impl SnapshotSchedule {
         znodes: u64,
         draw: f64,
     ) -> SnapshotSchedule {
-        SnapshotSchedule {
-            every,
-            scales_with_tree,
-            znodes_at_last: znodes,
-            since,
-            scale: scale(draw),
-        }
+        let mut schedule =
+            SnapshotSchedule { every, scales_with_tree, since, scale: 0.0, due_at: 0 };
+        schedule.start_round(znodes, draw);
+        schedule
     }
 
     /// Counts one applied txn, with the tree now holding `znodes`. True when
@@ -42,21 +40,28 @@ impl SnapshotSchedule {
     /// drawn from `draw`.
     pub(crate) fn applied(&mut self, znodes: u64, draw: impl FnOnce() -> f64) -> bool {
         self.since += 1;
-        let interval = interval(self.every, self.scales_with_tree, self.znodes_at_last);
-        if self.since < threshold(interval, self.scale) {
+        if self.since < self.due_at {
             return false;
         }
         self.since = 0;
-        self.znodes_at_last = znodes;
-        self.scale = scale(draw());
+        self.start_round(znodes, draw());
         true
     }
 
     /// After storage was rebuilt: `since` txns were replayed on the new
-    /// snapshot, giving a tree of `znodes`.
+    /// snapshot, giving a tree of `znodes`. The round's draw stays.
     pub(crate) fn restart(&mut self, since: u64, znodes: u64) {
         self.since = since;
-        self.znodes_at_last = znodes;
+        self.set_due_at(znodes);
+    }
+
+    fn start_round(&mut self, znodes: u64, draw: f64) {
+        self.scale = scale(draw);
+        self.set_due_at(znodes);
+    }
+
+    fn set_due_at(&mut self, znodes: u64) {
+        self.due_at = threshold(interval(self.every, self.scales_with_tree, znodes), self.scale);
     }
 }
 
