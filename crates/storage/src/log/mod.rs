@@ -77,10 +77,9 @@ struct Active {
     written: u64,
     /// Size of the file: `written` plus any zeroed space after it.
     allocated: u64,
-    /// Growth step of the file, see [`LogOptions::preallocate_bytes`].
-    preallocate_bytes: u64,
-    /// No preallocation past this size: the segment rolls there.
-    segment_bytes_max: u64,
+    /// The growth step, and the size where growth stops (the segment
+    /// rolls there).
+    options: LogOptions,
     /// Whether anything was written since the last fsync.
     unsynced: bool,
 }
@@ -96,15 +95,7 @@ impl Active {
     }
 
     fn new(file: File, written: u64, allocated: u64, options: LogOptions) -> Active {
-        Active {
-            file,
-            buf: Vec::new(),
-            written,
-            allocated,
-            preallocate_bytes: options.preallocate_bytes,
-            segment_bytes_max: options.segment_bytes_max,
-            unsynced: false,
-        }
+        Active { file, buf: Vec::new(), written, allocated, options, unsynced: false }
     }
 
     /// Size of the segment counting `buf`.
@@ -122,8 +113,8 @@ impl Active {
         if self.written > self.allocated {
             self.allocated = self.written;
         }
-        if self.preallocate_bytes > 0 && self.written + self.preallocate_bytes / 2 > self.allocated
-        {
+        let step = self.options.preallocate_bytes;
+        if step > 0 && self.written + step / 2 > self.allocated {
             self.preallocate()?;
         }
         Ok(())
@@ -131,11 +122,12 @@ impl Active {
 
     /// Zeroes the file from its end up to the first multiple of the step at
     /// least one step past `written`, so the appends of the next step land
-    /// in space that already exists. The next `sync` makes the zeros durable with the
-    /// records.
+    /// in space that already exists. The next `sync` makes the zeros
+    /// durable with the records.
     fn preallocate(&mut self) -> Result<()> {
-        let step = self.preallocate_bytes;
-        let target = ((self.written + step).div_ceil(step) * step).min(self.segment_bytes_max);
+        let step = self.options.preallocate_bytes;
+        let target =
+            ((self.written + step).div_ceil(step) * step).min(self.options.segment_bytes_max);
         if target <= self.allocated {
             return Ok(());
         }
