@@ -25,6 +25,18 @@ pub struct MarkerRecord {
     /// When the lease ends unless kept alive, in ms since the Unix epoch. Replicas
     /// compare it with their own wall clock, so their clocks must roughly agree.
     pub deadline_unix_ms: u64,
+    /// A replica that asked the keeper to let go of the session so that it can take the
+    /// lease over (see [`crate::lease_handover`]). Absent in markers written before it
+    /// existed, hence the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handover_to: Option<u64>,
+}
+
+impl MarkerRecord {
+    /// A record naming `keeper`, with nobody waiting to take the lease over.
+    pub fn kept_by(keeper: u64, deadline_unix_ms: u64) -> MarkerRecord {
+        MarkerRecord { keeper, deadline_unix_ms, handover_to: None }
+    }
 }
 
 /// The marker path of the lease whose session is `session_id`.
@@ -82,13 +94,29 @@ pub async fn create(
 
 /// Overwrites the marker. `NoNode` means the lease has ended.
 pub async fn write(client: &Client, session_id: i64, record: &MarkerRecord) -> Result<(), ZkError> {
-    client.set_data(&marker_path(session_id), &encode(record), None).await.map(|_: Stat| ())
+    write_if(client, session_id, record, None).await
+}
+
+/// Overwrites the marker if it is still at `version` (`BadVersion` if it moved on);
+/// `None` overwrites whatever is there.
+pub async fn write_if(
+    client: &Client,
+    session_id: i64,
+    record: &MarkerRecord,
+    version: Option<i32>,
+) -> Result<(), ZkError> {
+    client.set_data(&marker_path(session_id), &encode(record), version).await.map(|_: Stat| ())
+}
+
+/// Decodes a marker's bytes; `None` if they are not a marker record.
+pub fn decode(bytes: &[u8]) -> Option<MarkerRecord> {
+    serde_json::from_slice(bytes).ok()
 }
 
 /// Reads the marker; `None` if it is gone (the lease ended) or unreadable.
 pub async fn read(client: &Client, session_id: i64) -> Result<Option<MarkerRecord>, ZkError> {
     match client.get_data(&marker_path(session_id)).await {
-        Ok((bytes, _)) => Ok(serde_json::from_slice(&bytes).ok()),
+        Ok((bytes, _)) => Ok(decode(&bytes)),
         Err(ZkError::NoNode) => Ok(None),
         Err(error) => Err(error),
     }
@@ -101,8 +129,18 @@ mod tests {
     #[test]
     fn replicas_get_distinct_ids_and_markers_round_trip() {
         assert_ne!(replica_id(), replica_id());
-        let record = MarkerRecord { keeper: 7, deadline_unix_ms: 1_700_000_000_000 };
-        assert_eq!(serde_json::from_slice::<MarkerRecord>(&encode(&record)).unwrap(), record);
+        let record = MarkerRecord::kept_by(7, 1_700_000_000_000);
+        assert_eq!(decode(&encode(&record)), Some(record));
+        let asked = MarkerRecord { handover_to: Some(9), ..record };
+        assert_eq!(decode(&encode(&asked)), Some(asked));
         assert_eq!(marker_path(0x1f), format!("{LEASE_MARKERS_PATH}/000000000000001f"));
+    }
+
+    #[test]
+    fn markers_without_a_handover_field_still_decode() {
+        let written_before = br#"{"keeper":7,"deadline_unix_ms":1700000000000}"#;
+        assert_eq!(decode(written_before), Some(MarkerRecord::kept_by(7, 1_700_000_000_000)));
+        assert_eq!(encode(&MarkerRecord::kept_by(7, 1)), br#"{"keeper":7,"deadline_unix_ms":1}"#);
+        assert_eq!(decode(b"not json"), None);
     }
 }

@@ -6,7 +6,8 @@
 //! the gateway enforces the lease's time-to-live itself. Several replicas may serve one
 //! lease, so the deadline lives in the ensemble (see [`crate::lease_marker`]): a keepalive
 //! through any replica moves it, the replica that served the lease last is its keeper and
-//! holds the session's connection, and the others let go. A replica whose local timer fires
+//! holds the session's connection, and the others let go (a take-over asks the keeper
+//! first, see [`crate::lease_handover`]). A replica whose local timer fires
 //! re-reads the shared deadline and closes the session only if it is still the keeper and
 //! the deadline has really passed. If every replica dies, the ensemble expires the session
 //! after the same timeout.
@@ -20,11 +21,15 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
-use zookeeper_client::{Client, SessionId, SessionInfo, SessionState};
+use zookeeper_client::{
+    Client, Error as ZkError, OneshotWatcher, SessionId, SessionInfo, SessionState, Stat,
+};
 
 use crate::auth::Identity;
 use crate::error::ApiError;
 use crate::grants::{GrantCache, LeaseGrants};
+use crate::keyed_lock::KeyedLocks;
+use crate::lease_handover::{self as handover, Taken};
 use crate::lease_marker::{self as marker, MarkerRecord, deadline_after};
 use crate::sessions::{SharedSessions, connect, is_terminal};
 
@@ -122,6 +127,8 @@ pub struct LeaseTable {
     reaper_started: std::sync::Once,
     /// The contender node of each lock grant made through a lease held here.
     grants: Arc<GrantCache>,
+    /// One take-over at a time per lease.
+    takeovers: KeyedLocks,
 }
 
 impl LeaseTable {
@@ -134,6 +141,7 @@ impl LeaseTable {
             next_generation: AtomicU64::new(0),
             reaper_started: std::sync::Once::new(),
             grants: Arc::new(GrantCache::default()),
+            takeovers: KeyedLocks::default(),
         }
     }
 
@@ -162,7 +170,7 @@ impl LeaseTable {
             password: client.session().password().to_vec(),
         };
         let ttl = client.session_timeout();
-        let record = MarkerRecord { keeper: self.replica, deadline_unix_ms: deadline_after(ttl) };
+        let record = MarkerRecord::kept_by(self.replica, deadline_after(ttl));
         if let Err(error) = marker::create(&client, identity, lease.session_id, &record).await {
             close_session(self.ensemble.clone(), client).await;
             return Err(error.into());
@@ -223,55 +231,76 @@ impl LeaseTable {
         lease: &LeaseId,
         extend: bool,
     ) -> Result<LeaseStatus, ApiError> {
-        let held = {
+        if let Some(held) = self.touch_held(identity, lease, extend).await {
+            return held;
+        }
+        let _only_taker = self.takeovers.lock(lease.session_id).await;
+        // Another request may have taken the lease over while this one waited.
+        if let Some(held) = self.touch_held(identity, lease, extend).await {
+            return held;
+        }
+        self.take_over(identity, lease, extend).await
+    }
+
+    /// `touch` of a lease held here; `None` if it is not.
+    async fn touch_held(
+        &self,
+        identity: &Identity,
+        lease: &LeaseId,
+        extend: bool,
+    ) -> Option<Result<LeaseStatus, ApiError>> {
+        let status = {
             let mut entries = self.entries.lock().await;
             match entries.get_mut(&lease.session_id) {
                 Some(entry) if entry.client.session().password() != lease.password.as_slice() => {
-                    return Err(lease_not_found());
+                    return Some(Err(lease_not_found()));
                 }
                 Some(entry) if !is_terminal(entry.client.state()) => {
                     let now = Instant::now();
                     if extend {
                         entry.deadline = now + entry.ttl;
                     }
-                    Some(LeaseStatus {
+                    LeaseStatus {
                         client: entry.client.clone(),
                         ttl: entry.ttl,
                         remaining: entry.deadline.saturating_duration_since(now),
-                    })
+                    }
                 }
                 Some(_) => {
                     entries.remove(&lease.session_id);
-                    return Err(lease_not_found());
+                    return Some(Err(lease_not_found()));
                 }
-                None => None,
+                None => return None,
             }
         };
-        match held {
-            Some(status) if extend => {
-                let record = MarkerRecord {
-                    keeper: self.replica,
-                    deadline_unix_ms: deadline_after(status.ttl),
-                };
-                let shared = self.shared.client(identity).await?;
-                match marker::write(&shared, lease.session_id, &record).await {
-                    Ok(()) => Ok(status),
-                    Err(zookeeper_client::Error::NoNode) => {
-                        self.entries.lock().await.remove(&lease.session_id);
-                        Err(lease_not_found())
-                    }
-                    Err(error) => Err(error.into()),
-                }
+        if !extend {
+            return Some(Ok(status));
+        }
+        Some(self.share_extension(identity, lease, status).await)
+    }
+
+    /// Tells every replica that a lease held here was kept alive (its marker's deadline).
+    async fn share_extension(
+        &self,
+        identity: &Identity,
+        lease: &LeaseId,
+        status: LeaseStatus,
+    ) -> Result<LeaseStatus, ApiError> {
+        let record = MarkerRecord::kept_by(self.replica, deadline_after(status.ttl));
+        let shared = self.shared.client(identity).await?;
+        match marker::write(&shared, lease.session_id, &record).await {
+            Ok(()) => Ok(status),
+            Err(ZkError::NoNode) => {
+                self.entries.lock().await.remove(&lease.session_id);
+                Err(lease_not_found())
             }
-            Some(status) => Ok(status),
-            None => self.take_over(identity, lease, extend).await,
+            Err(error) => Err(error.into()),
         }
     }
 
     /// Resumes a lease this replica does not hold and becomes its keeper. The marker is
-    /// moved to this replica first, so the replica that held the session lets go of it
-    /// (two clients of one session steal its connection from each other on every
-    /// reconnect) before this one connects.
+    /// moved to this replica first, and the replica that held the session lets go of it
+    /// before this one connects (see [`crate::lease_handover`]).
     async fn take_over(
         &self,
         identity: &Identity,
@@ -285,16 +314,15 @@ impl LeaseTable {
             Some(record) if !extend => record.deadline_unix_ms,
             _ => deadline_after(requested_ttl),
         };
-        let record = MarkerRecord { keeper: self.replica, deadline_unix_ms };
+        let record = MarkerRecord::kept_by(self.replica, deadline_unix_ms);
         let live = deadline_unix_ms > marker::now_unix_ms();
         let mut marker_missing = existing.is_none();
         if !marker_missing && live {
-            match marker::write(&shared, lease.session_id, &record).await {
-                Ok(()) => {}
+            match handover::take(&shared, lease.session_id, self.replica, deadline_unix_ms).await? {
+                Taken::Released | Taken::Unanswered => {}
                 // The lease just ended (resuming below answers 404), or someone deleted
                 // the marker (it is recreated below).
-                Err(zookeeper_client::Error::NoNode) => marker_missing = true,
-                Err(error) => return Err(error.into()),
+                Taken::Ended => marker_missing = true,
             }
         }
         let client = self.resume(identity, lease).await?;
@@ -383,17 +411,45 @@ async fn close_session(ensemble: String, detached: Client) {
 
 /// Removes the entry of `session_id` if it is still `generation`; dropping its client
 /// lets go of the connection without closing the session.
-async fn forget(entries: &Mutex<HashMap<i64, Entry>>, session_id: i64, generation: u64) {
+async fn forget(
+    entries: &Mutex<HashMap<i64, Entry>>,
+    session_id: i64,
+    generation: u64,
+) -> Option<Entry> {
     let mut entries = entries.lock().await;
     if entries.get(&session_id).is_some_and(|entry| entry.generation == generation) {
-        entries.remove(&session_id);
+        entries.remove(&session_id)
+    } else {
+        None
+    }
+}
+
+/// What a keeper does about its lease's marker.
+enum MarkerSays {
+    Keep,
+    /// Another replica keeps the lease now, or it ended.
+    LetGo,
+    /// Another replica asks to take the lease over; the marker is at this version.
+    HandOver(MarkerRecord, i32),
+}
+
+fn marker_says(watched: &Result<(Vec<u8>, Stat, OneshotWatcher), ZkError>, me: u64) -> MarkerSays {
+    match watched {
+        Ok((bytes, stat, _)) => match marker::decode(bytes) {
+            Some(record) if record.keeper != me => MarkerSays::LetGo,
+            Some(record) if record.handover_to.is_some_and(|taker| taker != me) => {
+                MarkerSays::HandOver(record, stat.version)
+            }
+            _ => MarkerSays::Keep,
+        },
+        Err(ZkError::NoNode) => MarkerSays::LetGo,
+        Err(_) => MarkerSays::Keep,
     }
 }
 
 /// Watches one lease's marker while this replica holds the lease: when another replica
-/// becomes the keeper, or the marker vanishes (the lease ended), the entry is dropped.
-/// Dropping promptly matters: two clients of one session steal its connection from each
-/// other on every reconnect.
+/// asks for the lease, it is handed over; when another replica became the keeper
+/// regardless, or the marker vanishes (the lease ended), the entry is dropped.
 async fn follow_marker(
     entries: Weak<Mutex<HashMap<i64, Entry>>>,
     shared: Arc<SharedSessions>,
@@ -411,22 +467,27 @@ async fn follow_marker(
                 return;
             }
         }
-        let watched = match shared.client(&identity).await {
-            Ok(client) => client.get_and_watch_data(&path).await,
-            Err(_) => Err(zookeeper_client::Error::ConnectionLoss),
+        let Ok(client) = shared.client(&identity).await else {
+            tokio::time::sleep(Duration::from_millis(FOLLOW_RECHECK_MS)).await;
+            continue;
         };
-        let let_go = match &watched {
-            Ok((bytes, _, _)) => serde_json::from_slice::<MarkerRecord>(bytes)
-                .is_ok_and(|record| record.keeper != replica),
-            Err(zookeeper_client::Error::NoNode) => true,
-            Err(_) => false,
-        };
-        if let_go {
-            if let Some(entries) = entries.upgrade() {
-                forget(&entries, session_id, generation).await;
+        let watched = client.get_and_watch_data(&path).await;
+        let says = marker_says(&watched, replica);
+        let Some(held) = entries.upgrade() else { return };
+        match says {
+            MarkerSays::Keep => {}
+            MarkerSays::LetGo => {
+                drop(forget(&held, session_id, generation).await);
+                return;
             }
-            return;
+            MarkerSays::HandOver(asked, version) => {
+                if let Some(entry) = forget(&held, session_id, generation).await {
+                    handover::release(entry.client, &client, session_id, asked, version).await;
+                }
+                return;
+            }
         }
+        drop(held);
         let recheck = tokio::time::sleep(Duration::from_millis(FOLLOW_RECHECK_MS));
         match watched {
             Ok((_, _, watcher)) => {
@@ -493,7 +554,7 @@ async fn reap(
         for (session_id, generation, identity) in due {
             match judge(&shared, &identity, replica, session_id).await {
                 Verdict::RetryLater => {}
-                Verdict::LetGo => forget(&entries, session_id, generation).await,
+                Verdict::LetGo => drop(forget(&entries, session_id, generation).await),
                 Verdict::Reschedule(left) => {
                     if let Some(entry) = entries.lock().await.get_mut(&session_id)
                         && entry.generation == generation

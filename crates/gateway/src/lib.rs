@@ -14,7 +14,9 @@
 //! - [`metrics`]: the per-recipe and HTTP metrics; [`metrics_labels`] bounds their
 //!   label values; [`metrics_http`] counts requests and serves `GET /metrics`.
 //! - [`trace_context`]: request spans that join the caller's W3C trace.
-//! - [`lease_marker`]: a lease's deadline and keeper, shared by all gateway replicas.
+//! - [`lease_marker`]: a lease's deadline and keeper, shared by all gateway replicas;
+//!   [`lease_handover`] moves a lease between replicas without their clients fighting
+//!   over its session's connection, one take-over at a time per lease ([`keyed_lock`]).
 //! - [`services`]: the route groups (`leases`, `znodes`, `lock`, …) a process may serve
 //!   itself (`only`) or forward (`routes`); [`forward`] is that reverse proxy.
 //! - [`routes`]: one module per resource, each with its own `router()`, mounted in
@@ -29,6 +31,8 @@ pub mod error;
 pub mod forward;
 pub mod grants;
 pub mod https;
+pub mod keyed_lock;
+pub mod lease_handover;
 pub mod lease_marker;
 pub mod leases;
 pub mod metrics;

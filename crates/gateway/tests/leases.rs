@@ -227,3 +227,34 @@ async fn keepalives_through_any_replica_keep_the_lease_for_all() {
         assert!(!markers.contains(&format!("{session:016x}")), "{markers:?}");
     }
 }
+
+/// A lease whose requests alternate between two replicas (a load balancer spreading one
+/// client's calls) serves every request. Each move is a take-over: the replica holding the
+/// session's connection must let go before the other connects, or the two clients steal
+/// the connection from each other and a request in flight fails with connection loss.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_moving_between_replicas_on_every_request_serves_them_all() {
+    const MOVES: usize = 24;
+    let backend = Backend::start().await;
+    let (a, b) = (backend.app(), backend.app());
+    let lease = open_lease(&a, 4000).await;
+    let session = gateway::leases::LeaseId::decode(&lease).unwrap().session_id;
+    let root = &backend.root;
+    assert_eq!(
+        call(&a, Method::POST, &format!("/v1/znodes/{root}"), Some(json!({}))).await.status,
+        201
+    );
+    for round in 0..MOVES {
+        let replica = if round % 2 == 0 { &b } else { &a };
+        let created = call(
+            replica,
+            Method::POST,
+            &format!("/v1/znodes/{root}/e{round}"),
+            Some(json!({"mode": "ephemeral", "lease": lease})),
+        )
+        .await;
+        assert_eq!(created.status, 201, "move {round}: {}", created.text);
+        let stat = call(&a, Method::GET, &format!("/v1/stat/{root}/e{round}"), None).await;
+        assert_eq!(stat.json["ephemeral_owner"], json!(session), "{}", stat.text);
+    }
+}
