@@ -24,7 +24,7 @@ pub use log::{
     FileTxnLog, LogOptions, PREALLOCATE_BYTES_DEFAULT, RECORD_BYTES_MAX, SEGMENT_BYTES_MAX_DEFAULT,
 };
 pub use memory::{MemorySnapshotStore, MemoryTxnLog};
-pub use snapshot::{RedbSnapshotStore, SNAPSHOT_CHUNK_BYTES};
+pub use snapshot::{RedbSnapshotStore, SNAPSHOT_BYTES_PER_COMMIT, SNAPSHOT_CHUNK_BYTES};
 
 /// Result of every storage operation.
 pub type Result<T> = std::result::Result<T, StorageError>;
