@@ -26,7 +26,7 @@ const SESSION_MIN_BYTES: usize = 8 + 4 + 4 + 16;
 pub struct SnapshotView {
     last_zxid: Zxid,
     sessions: Vec<(SessionId, SessionInfo)>,
-    nodes: Vec<(Box<str>, Arc<Node>)>,
+    nodes: Vec<(Arc<str>, Arc<Node>)>,
 }
 
 impl SnapshotView {
@@ -98,7 +98,8 @@ fn encoded_len(sessions: &[(SessionId, &SessionInfo)], nodes: &[(&str, &Node)]) 
 }
 
 impl DataTree {
-    /// Freezes the replicated state: one pointer copy per node, no encoding.
+    /// Freezes the replicated state: two pointer copies per node (its path and
+    /// itself, both shared), no encoding.
     pub fn snapshot_view(&self) -> SnapshotView {
         SnapshotView {
             last_zxid: self.last_zxid,

@@ -51,11 +51,14 @@ pub struct ApplyOutcome {
 
 #[derive(Debug)]
 pub struct DataTree {
-    /// Boxed keys and shared nodes: a table slot is two pointers, so the
+    /// Shared keys and shared nodes: a table slot is two pointers, so the
     /// table's spare capacity costs 24 bytes a slot rather than a whole node,
-    /// and a snapshot view shares nodes instead of copying them (changes go
-    /// through `Arc::make_mut`, which copies a node only while a view holds it).
-    pub(crate) nodes: HashMap<Box<str>, Arc<Node>>,
+    /// and a snapshot view shares keys and nodes instead of copying them
+    /// (changes go through `Arc::make_mut`, which copies a node only while a
+    /// view holds it). A shared key costs 16 bytes more than a boxed one; the
+    /// view of a 300,000-znode tree, taken on the request path, went from
+    /// 62 ms (a copy of every path) to 23 ms (`examples/snapshot_pause.rs`).
+    pub(crate) nodes: HashMap<Arc<str>, Arc<Node>>,
     pub(crate) ephemerals: HashMap<SessionId, BTreeSet<String>>,
     pub(crate) sessions: HashMap<SessionId, SessionInfo>,
     /// Containers and TTL nodes: candidates for `expired_nodes`.
@@ -271,7 +274,7 @@ impl DataTree {
             }
             NodeKind::Persistent => {}
         }
-        self.nodes.insert(path.into_boxed_str(), Arc::new(node));
+        self.nodes.insert(Arc::from(path), Arc::new(node));
     }
 
     fn delete_node(
