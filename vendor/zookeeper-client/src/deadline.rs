@@ -3,21 +3,22 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use async_io::Timer;
 use futures::future::{Fuse, FusedFuture, FutureExt};
 
+/// Herald patch: tokio's timer (upstream uses async-io's, served by a thread of its own).
 pub struct Deadline {
-    timer: Fuse<Timer>,
+    timer: Fuse<futures::future::Either<Pin<Box<tokio::time::Sleep>>, std::future::Pending<()>>>,
     deadline: Option<Instant>,
 }
 
 impl Deadline {
     pub fn never() -> Self {
-        Self { timer: Timer::never().fuse(), deadline: None }
+        Self { timer: futures::future::Either::Right(std::future::pending()).fuse(), deadline: None }
     }
 
     pub fn until(deadline: Instant) -> Self {
-        Self { timer: Timer::at(deadline).fuse(), deadline: Some(deadline) }
+        let sleep = Box::pin(tokio::time::sleep_until(deadline.into()));
+        Self { timer: futures::future::Either::Left(sleep).fuse(), deadline: Some(deadline) }
     }
 
     pub fn elapsed(&self) -> bool {

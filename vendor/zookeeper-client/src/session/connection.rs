@@ -3,8 +3,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use async_io::Timer;
+#[cfg(feature = "tls")]
 use async_net::TcpStream;
+use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
 use asyncs::select;
 use bytes::buf::BufMut;
 use futures::io::BufReader;
@@ -22,7 +23,7 @@ use crate::tls::TlsClient;
 
 #[derive(Debug)]
 pub enum Connection {
-    Raw(TcpStream),
+    Raw(RawStream),
     #[cfg(feature = "tls")]
     Tls(Box<TlsStream<TcpStream>>),
 }
@@ -122,8 +123,12 @@ impl AsyncWrite for ConnWriter<'_> {
     }
 }
 
+/// A plain connection: tokio's socket, so its readiness is the caller's tokio runtime's
+/// (Herald patch; upstream uses async-net, whose reactor runs on a thread of its own).
+pub type RawStream = Compat<tokio::net::TcpStream>;
+
 impl Connection {
-    pub fn new_raw(stream: TcpStream) -> Self {
+    pub fn new_raw(stream: RawStream) -> Self {
         Self::Raw(stream)
     }
 
@@ -198,7 +203,8 @@ impl Connector {
             #[cfg(not(feature = "tls"))]
             return Err(Error::new(ErrorKind::Unsupported, "tls not supported"));
         }
-        TcpStream::connect((endpoint.host, endpoint.port)).await.map(Connection::new_raw)
+        let stream = tokio::net::TcpStream::connect((endpoint.host, endpoint.port)).await?;
+        Ok(Connection::new_raw(stream.compat()))
     }
 
     pub async fn connect(&self, endpoint: EndpointRef<'_>, deadline: &mut Deadline) -> Result<Connection> {
@@ -206,7 +212,7 @@ impl Connector {
             biased;
             r = self.connect_endpoint(endpoint) => r,
             _ = unsafe { Pin::new_unchecked(deadline) } => Err(Error::new(ErrorKind::TimedOut, "deadline exceed")),
-            _ = Timer::after(self.timeout) => Err(Error::new(ErrorKind::TimedOut, format!("connection timeout{:?} exceed", self.timeout))),
+            _ = tokio::time::sleep(self.timeout) => Err(Error::new(ErrorKind::TimedOut, format!("connection timeout{:?} exceed", self.timeout))),
         }
     }
 
@@ -236,10 +242,10 @@ impl Connector {
                     "fails to contact writable server from endpoints {:?}",
                     endpoints.endpoints()
                 );
-                Timer::after(timeout).await;
+                tokio::time::sleep(timeout).await;
                 timeout = max_timeout.min(timeout * 2);
             } else {
-                Timer::after(Duration::from_millis(5)).await;
+                tokio::time::sleep(Duration::from_millis(5)).await;
             }
         }
         None
