@@ -5,26 +5,12 @@
 //!
 //!     cargo run --release -p datatree --example snapshot_pause -- 300000
 
+mod common;
+
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use datatree::{DataTree, Txn, TxnBody};
-use proto::types::Acl;
-use proto::{SessionId, Zxid};
-
-fn create(zxid: i64, path: String) -> Txn {
-    Txn {
-        zxid: Zxid(zxid),
-        time_ms: 1_700_000_000_000 + zxid,
-        session: SessionId(1),
-        body: TxnBody::Create {
-            path,
-            data: Bytes::from(vec![b'x'; 100]),
-            acl: Acl::open_unsafe(),
-            ephemeral_owner: 0,
-        },
-    }
-}
+use common::create;
+use datatree::DataTree;
 
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();

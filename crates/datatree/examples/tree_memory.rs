@@ -5,13 +5,13 @@
 //!
 //!     cargo run --release -p datatree --example tree_memory -- 100000
 
+mod common;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use bytes::Bytes;
-use datatree::{DataTree, Txn, TxnBody};
-use proto::types::Acl;
-use proto::{SessionId, Zxid};
+use common::create;
+use datatree::DataTree;
 
 /// Counts the bytes live on the heap, to tell what the tree holds apart from
 /// what the allocator keeps around it.
@@ -43,20 +43,6 @@ fn resident_bytes() -> usize {
     let pages: usize =
         statm.split_whitespace().nth(1).and_then(|field| field.parse().ok()).unwrap_or(0);
     pages * 4096
-}
-
-fn create(zxid: i64, path: String) -> Txn {
-    Txn {
-        zxid: Zxid(zxid),
-        time_ms: 1_700_000_000_000 + zxid,
-        session: SessionId(1),
-        body: TxnBody::Create {
-            path,
-            data: Bytes::from(vec![b'x'; 100]),
-            acl: Acl::open_unsafe(),
-            ephemeral_owner: 0,
-        },
-    }
 }
 
 fn main() {
