@@ -108,6 +108,35 @@ pub async fn write_if(
     client.set_data(&marker_path(session_id), &encode(record), version).await.map(|_: Stat| ())
 }
 
+/// How often [`extend`] retries when other writers keep moving the marker on.
+pub const EXTEND_ATTEMPTS_MAX: usize = 8;
+
+/// Moves the lease's deadline, leaving who keeps it (and a pending handover) as they are:
+/// a keepalive racing a handover must not name its replica keeper again after the keeper
+/// handed the lease on. A marker that is not a record is rewritten as kept by `me`.
+/// `NoNode` means the lease has ended.
+pub async fn extend(
+    client: &Client,
+    session_id: i64,
+    me: u64,
+    deadline_unix_ms: u64,
+) -> Result<(), ZkError> {
+    let path = marker_path(session_id);
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let (bytes, stat) = client.get_data(&path).await?;
+        let extended = match decode(&bytes) {
+            Some(record) => MarkerRecord { deadline_unix_ms, ..record },
+            None => MarkerRecord::kept_by(me, deadline_unix_ms),
+        };
+        match write_if(client, session_id, &extended, Some(stat.version)).await {
+            Err(ZkError::BadVersion) if attempts < EXTEND_ATTEMPTS_MAX => continue,
+            done => return done,
+        }
+    }
+}
+
 /// Decodes a marker's bytes; `None` if they are not a marker record.
 pub fn decode(bytes: &[u8]) -> Option<MarkerRecord> {
     serde_json::from_slice(bytes).ok()

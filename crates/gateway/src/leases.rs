@@ -286,9 +286,9 @@ impl LeaseTable {
         lease: &LeaseId,
         status: LeaseStatus,
     ) -> Result<LeaseStatus, ApiError> {
-        let record = MarkerRecord::kept_by(self.replica, deadline_after(status.ttl));
         let shared = self.shared.client(identity).await?;
-        match marker::write(&shared, lease.session_id, &record).await {
+        let deadline = deadline_after(status.ttl);
+        match marker::extend(&shared, lease.session_id, self.replica, deadline).await {
             Ok(()) => Ok(status),
             Err(ZkError::NoNode) => {
                 self.entries.lock().await.remove(&lease.session_id);

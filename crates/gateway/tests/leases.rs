@@ -258,3 +258,30 @@ async fn a_lease_moving_between_replicas_on_every_request_serves_them_all() {
         assert_eq!(stat.json["ephemeral_owner"], json!(session), "{}", stat.text);
     }
 }
+
+/// A keepalive moves the marker's deadline only: it must not name its replica keeper again
+/// after that replica handed the lease on, nor drop another replica's pending request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extending_a_marker_keeps_its_keeper_and_pending_handover() {
+    use gateway::auth::Identity;
+    use gateway::lease_marker::{self as marker, MarkerRecord};
+    let backend = Backend::start().await;
+    let client = backend.client().await;
+    let session = client.session_id().0;
+    let asked = MarkerRecord { handover_to: Some(6), ..MarkerRecord::kept_by(5, 1) };
+    marker::create(&client, &Identity(None), session, &asked).await.unwrap();
+    marker::extend(&client, session, 7, 99).await.unwrap();
+    let extended = marker::read(&client, session).await.unwrap();
+    assert_eq!(extended, Some(MarkerRecord { deadline_unix_ms: 99, ..asked }));
+
+    // A marker that is not a record is rewritten as kept by the extending replica.
+    let path = marker::marker_path(session);
+    client.set_data(&path, b"not a record", None).await.unwrap();
+    marker::extend(&client, session, 7, 100).await.unwrap();
+    assert_eq!(marker::read(&client, session).await.unwrap(), Some(MarkerRecord::kept_by(7, 100)));
+
+    // No marker: the lease ended.
+    client.delete(&path, None).await.unwrap();
+    let ended = marker::extend(&client, session, 7, 101).await;
+    assert_eq!(ended, Err(zookeeper_client::Error::NoNode));
+}
