@@ -74,18 +74,20 @@ async fn receive(inbox: &mut Inbox) -> (u64, TestMessage) {
         .expect("transport still running")
 }
 
-/// Dials `address` as server `id`, answers the greeting, and returns the
-/// stream with the acceptor's verdict: `Some(ACCEPTED)` or `None` if closed.
+/// Dials `address` as server `id` meaning to reach server `target`, answers
+/// the greeting, and returns the stream with the acceptor's verdict:
+/// `Some(ACCEPTED)` or `None` if closed.
 async fn raw_handshake(
     address: SocketAddr,
     id: u64,
+    target: u64,
     secret: Option<&str>,
 ) -> (TcpStream, Option<u8>) {
     let mut stream = TcpStream::connect(address).await.unwrap();
     let mut greeting = [0u8; GREETING_BYTES];
     stream.read_exact(&mut greeting).await.unwrap();
     let nonce = decode_greeting(&greeting).unwrap();
-    stream.write_all(&encode_hello(id, &nonce, secret)).await.unwrap();
+    stream.write_all(&encode_hello(id, target, &nonce, secret)).await.unwrap();
     let mut verdict = [0u8; 1];
     let read = tokio::time::timeout(DEADLINE, stream.read(&mut verdict)).await.unwrap();
     let verdict = match read {
@@ -272,18 +274,54 @@ async fn newer_connection_from_the_same_id_replaces_the_older() {
     let (node_1, mut inbox_1) = start(settings_for(1, &members), listeners.next().unwrap());
     let address = node_1.local_addr();
 
-    let (mut older, verdict) = raw_handshake(address, 2, None).await;
+    let (mut older, verdict) = raw_handshake(address, 2, 1, None).await;
     assert_eq!(verdict, Some(PEER_HANDSHAKE_ACCEPTED));
     older.write_all(&frame_of(&TestMessage::Sequence { from: 2, number: 1 })).await.unwrap();
     assert_eq!(receive(&mut inbox_1).await.1, TestMessage::Sequence { from: 2, number: 1 });
 
-    let (mut newer, verdict) = raw_handshake(address, 2, None).await;
+    let (mut newer, verdict) = raw_handshake(address, 2, 1, None).await;
     assert_eq!(verdict, Some(PEER_HANDSHAKE_ACCEPTED));
     assert!(closed_by_peer(&mut older).await, "the older connection is closed");
     newer.write_all(&frame_of(&TestMessage::Sequence { from: 2, number: 2 })).await.unwrap();
     assert_eq!(receive(&mut inbox_1).await, (2, TestMessage::Sequence { from: 2, number: 2 }));
     assert_eq!(node_1.inbound_peers(), [2]);
     node_1.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_of_another_ensemble_dialling_a_reused_address_is_refused() {
+    const MESSAGES: u64 = 1_000;
+    // Ensemble A: members 1 and 3 run; member 2's port stays bound, unserved.
+    let mut listeners = reserve_listeners(3).await;
+    let members = members_of(&listeners);
+    let listener_3 = listeners.pop().unwrap();
+    let _member_2_port = listeners.pop().unwrap();
+    let (node_3, mut inbox_3) = start(settings_for(3, &members), listener_3);
+    let (node_1, _inbox_1) = start(settings_for(1, &members), listeners.pop().unwrap());
+    wait_until("1 dials 3", || node_1.connected_peers() == [3]).await;
+
+    // Ensemble B's member 1 believes its member 2 is at node 3's address (the
+    // port was B's member 2 once): it dials node 3 as id 1, again and again.
+    let stranger_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let stranger_members = BTreeMap::from([
+        (1, stranger_listener.local_addr().unwrap().to_string()),
+        (2, node_3.local_addr().to_string()),
+    ]);
+    let (stranger, _stranger_inbox) = start(settings_for(1, &stranger_members), stranger_listener);
+    wait_until("node 3 refused the stranger", || node_3.stats().handshakes_refused >= 2).await;
+    assert!(stranger.connected_peers().is_empty());
+
+    // Node 1's connection to 3 was never replaced, so nothing it carries is lost.
+    for number in 0..MESSAGES {
+        node_1.send(3, TestMessage::Sequence { from: 1, number }).unwrap();
+    }
+    for number in 0..MESSAGES {
+        assert_eq!(receive(&mut inbox_3).await, (1, TestMessage::Sequence { from: 1, number }));
+    }
+    assert_eq!(node_3.inbound_peers(), [1]);
+    for node in [node_1, node_3, stranger] {
+        node.shutdown().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -295,14 +333,14 @@ async fn only_the_right_secret_gets_in() {
     let (node_1, mut inbox_1) = start(settings, listeners.into_iter().next().unwrap());
     let address = node_1.local_addr();
 
-    let (mut wrong, verdict) = raw_handshake(address, 2, Some("wrong")).await;
+    let (mut wrong, verdict) = raw_handshake(address, 2, 1, Some("wrong")).await;
     assert_eq!(verdict, None, "a wrong MAC is refused");
     // Frames written after a refusal go nowhere.
     let _ = wrong.write_all(&frame_of(&TestMessage::Sequence { from: 2, number: 0 })).await;
-    let (_, verdict) = raw_handshake(address, 2, None).await;
+    let (_, verdict) = raw_handshake(address, 2, 1, None).await;
     assert_eq!(verdict, None, "no MAC is refused when a secret is set");
 
-    let (mut right, verdict) = raw_handshake(address, 2, Some("right")).await;
+    let (mut right, verdict) = raw_handshake(address, 2, 1, Some("right")).await;
     assert_eq!(verdict, Some(PEER_HANDSHAKE_ACCEPTED));
     right.write_all(&frame_of(&TestMessage::Sequence { from: 2, number: 1 })).await.unwrap();
     assert_eq!(
@@ -347,9 +385,9 @@ async fn unknown_and_own_ids_are_refused() {
         start(settings_for(1, &members), listeners.into_iter().next().unwrap());
     let address = node_1.local_addr();
 
-    let (_, verdict) = raw_handshake(address, 9, None).await;
+    let (_, verdict) = raw_handshake(address, 9, 1, None).await;
     assert_eq!(verdict, None, "id 9 is not a member");
-    let (_, verdict) = raw_handshake(address, 1, None).await;
+    let (_, verdict) = raw_handshake(address, 1, 1, None).await;
     assert_eq!(verdict, None, "id 1 is the node itself");
     assert_eq!(node_1.stats().handshakes_refused, 2);
     assert!(inbox_1.try_recv().is_err());
@@ -373,7 +411,7 @@ async fn frame_at_the_limit_is_accepted_and_one_byte_above_is_refused() {
     let (node_1, mut inbox_1) = start(settings, listeners.into_iter().next().unwrap());
     let address = node_1.local_addr();
 
-    let (mut peer, verdict) = raw_handshake(address, 2, None).await;
+    let (mut peer, verdict) = raw_handshake(address, 2, 1, None).await;
     assert_eq!(verdict, Some(PEER_HANDSHAKE_ACCEPTED));
     peer.write_all(&frame_of(&at_limit)).await.unwrap();
     assert_eq!(receive(&mut inbox_1).await, (2, at_limit));
@@ -381,7 +419,7 @@ async fn frame_at_the_limit_is_accepted_and_one_byte_above_is_refused() {
     let _ = peer.write_all(&frame_of(&above_limit)).await;
     assert!(closed_by_peer(&mut peer).await, "an oversized frame closes the connection");
 
-    let (mut again, verdict) = raw_handshake(address, 2, None).await;
+    let (mut again, verdict) = raw_handshake(address, 2, 1, None).await;
     assert_eq!(verdict, Some(PEER_HANDSHAKE_ACCEPTED));
     let marker = TestMessage::Sequence { from: 2, number: 3 };
     again.write_all(&frame_of(&marker)).await.unwrap();
@@ -433,7 +471,7 @@ async fn strangers_are_closed_and_peers_still_served() {
     assert!(closed_by_peer(&mut garbage).await);
 
     // Garbage after a good handshake: a frame that decodes as nothing.
-    let (mut confused, verdict) = raw_handshake(address, 3, None).await;
+    let (mut confused, verdict) = raw_handshake(address, 3, 1, None).await;
     assert_eq!(verdict, Some(PEER_HANDSHAKE_ACCEPTED));
     confused.write_all(&[0, 0, 0, 3, 0xFF, 0xFF, 0xFF]).await.unwrap();
     assert!(closed_by_peer(&mut confused).await, "an undecodable frame closes the connection");
