@@ -309,6 +309,32 @@ async fn newer_connection_from_the_same_id_replaces_the_older() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_connection_finishing_its_handshake_last_does_not_replace_the_newer() {
+    let mut listeners = reserve_listeners(2).await;
+    let members = members_of(&listeners);
+    let secret = ensemble_secret(&members);
+    let (node_1, mut inbox_1) = start(settings_for(1, &members), listeners.remove(0));
+    let address = node_1.local_addr();
+
+    // Accepted first, but its hello comes only after the newer connection is
+    // live: a dialer that gave up on a slow handshake and dialled again.
+    let mut abandoned = TcpStream::connect(address).await.unwrap();
+    let mut greeting = [0u8; GREETING_BYTES];
+    abandoned.read_exact(&mut greeting).await.unwrap();
+    let (mut newer, verdict) = raw_handshake(address, 2, 1, Some(&secret)).await;
+    assert_eq!(verdict, Some(PEER_HANDSHAKE_ACCEPTED));
+
+    let nonce = decode_greeting(&greeting).unwrap();
+    abandoned.write_all(&encode_hello(2, 1, &nonce, Some(&secret))).await.unwrap();
+    assert!(closed_by_peer(&mut abandoned).await, "the older connection is closed");
+    wait_until("the stale connection is refused", || node_1.stats().handshakes_refused == 1).await;
+    newer.write_all(&frame_of(&TestMessage::Sequence { from: 2, number: 1 })).await.unwrap();
+    assert_eq!(receive(&mut inbox_1).await, (2, TestMessage::Sequence { from: 2, number: 1 }));
+    assert_eq!(node_1.inbound_peers(), [2]);
+    node_1.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_of_another_ensemble_dialling_a_reused_address_is_refused() {
     const MESSAGES: u64 = 1_000;
     // Ensemble A: members 1 and 3 run; member 2's port stays bound, unserved.
