@@ -694,3 +694,21 @@ async fn peer_addresses_are_resolved_by_name() {
     node_1.shutdown().await;
     node_2.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_without_a_secret_talk() {
+    let mut listeners = reserve_listeners(2).await;
+    let members = members_of(&listeners);
+    let without_secret = |me: u64| {
+        let mut settings = settings_for(me, &members);
+        settings.secret = None;
+        settings
+    };
+    let (node_2, mut inbox_2) = start(without_secret(2), listeners.pop().unwrap());
+    let (node_1, _inbox_1) = start(without_secret(1), listeners.pop().unwrap());
+
+    node_1.send(2, TestMessage::Sequence { from: 1, number: 1 }).unwrap();
+    assert_eq!(receive(&mut inbox_2).await, (1, TestMessage::Sequence { from: 1, number: 1 }));
+    node_1.shutdown().await;
+    node_2.shutdown().await;
+}
