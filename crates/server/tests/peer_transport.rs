@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -25,14 +27,25 @@ enum TestMessage {
 
 type Inbox = mpsc::Receiver<(u64, TestMessage)>;
 
-/// Binds `count` loopback ports. Every one must stay bound until the test
-/// ends, served by a node or just held: nodes keep dialling each member, and
-/// a freed port can be handed to a node of a test running alongside, which
-/// would then be dialled as a member of this test's ensemble.
+/// A second descriptor of every port the tests listen on, so each stays
+/// bound (and listening, though never accepted from) until the test process
+/// exits. Nodes keep dialling a member after it shuts down, and a freed port
+/// is soon handed to a node of a test running alongside, which would then
+/// be dialled as a member of this test's ensemble and count the refusals.
+static HELD_PORTS: Mutex<Vec<OwnedFd>> = Mutex::new(Vec::new());
+
+fn hold_port(listener: &TcpListener) {
+    let duplicate = listener.as_fd().try_clone_to_owned().unwrap();
+    HELD_PORTS.lock().unwrap().push(duplicate);
+}
+
+/// Binds `count` loopback ports, held until the process exits.
 async fn reserve_listeners(count: usize) -> Vec<TcpListener> {
     let mut listeners = Vec::new();
     for _ in 0..count {
-        listeners.push(TcpListener::bind("127.0.0.1:0").await.unwrap());
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        hold_port(&listener);
+        listeners.push(listener);
     }
     listeners
 }
@@ -216,7 +229,7 @@ async fn late_peer_is_connected_and_receives_later_messages() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_that_connects_cuts_our_backoff_towards_it_short() {
-    let listener_1 = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener_1 = reserve_listeners(1).await.remove(0);
     // Node 2 is down: its port is bound but not listening, so node 1's first
     // dial is refused and node 1 backs off for a whole minute (far beyond the
     // deadline). The port stays reserved, so no other test can take it
@@ -233,7 +246,9 @@ async fn a_peer_that_connects_cuts_our_backoff_towards_it_short() {
     let (node_1, _inbox_1) = start(slow, listener_1);
     wait_until("node 1's dial to node 2 fails", || node_1.stats().dials_failed >= 1).await;
 
-    let (node_2, mut inbox_2) = start(settings_for(2, &members), socket_2.listen(1024).unwrap());
+    let listener_2 = socket_2.listen(1024).unwrap();
+    hold_port(&listener_2);
+    let (node_2, mut inbox_2) = start(settings_for(2, &members), listener_2);
     // Node 2 dials node 1 at once; that connection is what wakes node 1's writer.
     wait_until("node 1 reconnects to node 2 before its backoff ends", || {
         node_1.connected_peers() == [2]
@@ -248,11 +263,16 @@ async fn a_peer_that_connects_cuts_our_backoff_towards_it_short() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restarted_peer_is_reconnected_in_both_directions() {
-    let mut listeners = reserve_listeners(2).await;
-    let members = members_of(&listeners);
-    let address_2: SocketAddr = members[&2].parse().unwrap();
-    let (node_2, _inbox_2) = start(settings_for(2, &members), listeners.pop().unwrap());
-    let (node_1, mut inbox_1) = start(settings_for(1, &members), listeners.pop().unwrap());
+    let listener_1 = reserve_listeners(1).await.remove(0);
+    // Not held: the restarted node 2 binds this port again.
+    let listener_2 = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address_2 = listener_2.local_addr().unwrap();
+    let members = BTreeMap::from([
+        (1, listener_1.local_addr().unwrap().to_string()),
+        (2, address_2.to_string()),
+    ]);
+    let (node_2, _inbox_2) = start(settings_for(2, &members), listener_2);
+    let (node_1, mut inbox_1) = start(settings_for(1, &members), listener_1);
     wait_until("1 and 2 connect", || {
         node_1.connected_peers() == [2] && node_2.connected_peers() == [1]
     })
@@ -260,6 +280,7 @@ async fn restarted_peer_is_reconnected_in_both_directions() {
 
     node_2.shutdown().await;
     let listener = TcpListener::bind(address_2).await.unwrap();
+    hold_port(&listener);
     let (node_2, mut inbox_2) = start(settings_for(2, &members), listener);
 
     // Messages sent into the old connection as it dies may be lost; keep
@@ -349,7 +370,7 @@ async fn a_node_of_another_ensemble_dialling_a_reused_address_is_refused() {
     // Ensemble B's member 1 believes its member 2 is at node 3's address (the
     // port was B's member 2 once): it dials node 3 as id 1, again and again.
     // It knows A's secret, as ensembles of one deployment may share one.
-    let stranger_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let stranger_listener = reserve_listeners(1).await.remove(0);
     let stranger_members = BTreeMap::from([
         (1, stranger_listener.local_addr().unwrap().to_string()),
         (2, node_3.local_addr().to_string()),
