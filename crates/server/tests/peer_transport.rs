@@ -347,8 +347,9 @@ async fn an_older_connection_finishing_its_handshake_last_does_not_replace_the_n
 
     let nonce = decode_greeting(&greeting).unwrap();
     abandoned.write_all(&encode_hello(2, 1, &nonce, Some(&secret))).await.unwrap();
+    // Refused at once, or replaced by the newer one if that had not finished
+    // registering yet (it writes its verdict just before): closed either way.
     assert!(closed_by_peer(&mut abandoned).await, "the older connection is closed");
-    wait_until("the stale connection is refused", || node_1.stats().handshakes_refused == 1).await;
     newer.write_all(&frame_of(&TestMessage::Sequence { from: 2, number: 1 })).await.unwrap();
     assert_eq!(receive(&mut inbox_1).await, (2, TestMessage::Sequence { from: 2, number: 1 }));
     assert_eq!(node_1.inbound_peers(), [2]);
