@@ -2,6 +2,9 @@
 //! then only frames are read from it and handed to the node. One live
 //! inbound connection per peer: a newer one from the same id replaces the
 //! older (a restarted peer re-dials before its old socket times out).
+//! "Newer" means accepted later, not handshaken later: a dialer that gave up
+//! on a slow handshake has already dialled again, and its abandoned
+//! connection finishing last must not cut off the one it now writes to.
 //! With TLS configured, the TLS handshake comes first and the Herald
 //! handshake runs inside it, both under the same deadline.
 
@@ -31,44 +34,68 @@ use super::tls::{self, PeerStream, ReloadingPeerTls};
 /// loop does not spin while the condition lasts.
 pub const ACCEPT_ERROR_PAUSE_MS: u64 = 100;
 
+/// The newest connection registered for one peer id.
+#[derive(Debug)]
+struct Registered {
+    /// Its accept order; an older connection may not replace it.
+    generation: u64,
+    /// Dropping it stops that reader; `None` once the connection ended.
+    stop: Option<oneshot::Sender<()>>,
+}
+
 /// Which connection currently speaks for each peer id.
 #[derive(Debug, Default)]
 struct InboundRegistry {
     next_generation: AtomicU64,
-    /// Peer id → (generation, the handle whose drop stops that reader).
-    /// Locked only for map updates, never across an await.
-    live: Mutex<HashMap<u64, (u64, oneshot::Sender<()>)>>,
+    /// Peer id → its newest registered connection. Only authenticated member
+    /// ids get an entry, so the map is bounded by the ensemble size. Locked
+    /// only for map updates, never across an await.
+    live: Mutex<HashMap<u64, Registered>>,
 }
 
 impl InboundRegistry {
-    /// Makes a new connection from `peer` the live one; the older reader's
-    /// `superseded` receiver completes and it stops.
-    fn register(&self, peer: u64) -> (u64, oneshot::Receiver<()>) {
-        let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
-        let (replaced, superseded) = oneshot::channel();
-        let previous = self.lock().insert(peer, (generation, replaced));
-        if previous.is_some() {
+    /// Numbers connections in accept order.
+    fn next_generation(&self) -> u64 {
+        self.next_generation.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Makes the connection accepted as `generation` the live one for
+    /// `peer`: an older reader's `superseded` receiver completes and it
+    /// stops. `None` when a connection accepted later already registered.
+    fn register(&self, peer: u64, generation: u64) -> Option<oneshot::Receiver<()>> {
+        let mut live = self.lock();
+        let previous = live.get(&peer);
+        if previous.is_some_and(|previous| previous.generation > generation) {
+            return None;
+        }
+        if previous.is_some_and(|previous| previous.stop.is_some()) {
             tracing::info!(peer, "newer connection from peer replaces the older one");
         }
-        (generation, superseded)
+        let (stop, superseded) = oneshot::channel();
+        live.insert(peer, Registered { generation, stop: Some(stop) });
+        Some(superseded)
     }
 
     fn unregister(&self, peer: u64, generation: u64) {
         let mut live = self.lock();
-        if live.get(&peer).is_some_and(|(current, _)| *current == generation) {
-            live.remove(&peer);
+        if let Some(current) = live.get_mut(&peer)
+            && current.generation == generation
+        {
+            current.stop = None;
         }
     }
 
     fn peers(&self) -> Vec<u64> {
-        let mut peers: Vec<u64> = self.lock().keys().copied().collect();
+        let live = self.lock();
+        let mut peers: Vec<u64> =
+            live.iter().filter(|(_, current)| current.stop.is_some()).map(|(id, _)| *id).collect();
         peers.sort_unstable();
         peers
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, (u64, oneshot::Sender<()>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Registered>> {
         // A panic while holding this lock cannot leave the map inconsistent
-        // (each update is a single insert or remove), so poison is ignored.
+        // (each update is one insert or one field write), so poison is ignored.
         self.live.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
@@ -151,7 +178,8 @@ impl<M: DeserializeOwned + Send + 'static> Acceptor<M> {
                 this.stats.count_handshake_refused();
                 continue;
             };
-            connections.spawn(this.clone().serve(stream, remote, permit));
+            let generation = this.registry.next_generation();
+            connections.spawn(this.clone().serve(stream, remote, generation, permit));
         }
         connections.shutdown().await;
     }
@@ -160,6 +188,7 @@ impl<M: DeserializeOwned + Send + 'static> Acceptor<M> {
         self: Arc<Self>,
         stream: TcpStream,
         remote: SocketAddr,
+        generation: u64,
         permit: OwnedSemaphorePermit,
     ) {
         let deadline = Duration::from_millis(self.settings.handshake_timeout_ms);
@@ -177,7 +206,12 @@ impl<M: DeserializeOwned + Send + 'static> Acceptor<M> {
             }
         };
         drop(permit);
-        let (generation, superseded) = self.registry.register(peer);
+        let Some(superseded) = self.registry.register(peer, generation) else {
+            // Its dialer gave up on it and dialled again before it got here.
+            tracing::warn!(peer, %remote, "stale peer connection refused: one accepted later came first");
+            self.stats.count_handshake_refused();
+            return;
+        };
         tracing::info!(peer, %remote, "accepted peer connection");
         if let Some(link) = self.outbound_links.get(&peer) {
             link.redial_now();
@@ -239,5 +273,54 @@ impl<M: DeserializeOwned + Send + 'static> Acceptor<M> {
                 Err(error) => return error,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connection_accepted_later_replaces_the_live_one() {
+        let registry = InboundRegistry::default();
+        let older = registry.next_generation();
+        let newer = registry.next_generation();
+        let mut older_stop = registry.register(7, older).unwrap();
+        let mut newer_stop = registry.register(7, newer).unwrap();
+        assert_eq!(older_stop.try_recv(), Err(oneshot::error::TryRecvError::Closed));
+        assert_eq!(newer_stop.try_recv(), Err(oneshot::error::TryRecvError::Empty));
+        assert_eq!(registry.peers(), [7]);
+    }
+
+    #[test]
+    fn a_connection_accepted_earlier_never_replaces_a_later_one() {
+        let registry = InboundRegistry::default();
+        let older = registry.next_generation();
+        let newer = registry.next_generation();
+        let mut newer_stop = registry.register(7, newer).unwrap();
+        assert!(registry.register(7, older).is_none());
+        assert_eq!(newer_stop.try_recv(), Err(oneshot::error::TryRecvError::Empty));
+
+        // Not even once the later one has ended.
+        registry.unregister(7, newer);
+        assert!(registry.peers().is_empty());
+        assert!(registry.register(7, older).is_none());
+        // Another peer's connections are numbered in the same sequence but
+        // compared only with that peer's.
+        assert!(registry.register(8, older).is_some());
+        assert_eq!(registry.peers(), [8]);
+    }
+
+    #[test]
+    fn an_ended_connection_unregisters_only_itself() {
+        let registry = InboundRegistry::default();
+        let older = registry.next_generation();
+        let newer = registry.next_generation();
+        let _older_stop = registry.register(7, older).unwrap();
+        let _newer_stop = registry.register(7, newer).unwrap();
+        registry.unregister(7, older);
+        assert_eq!(registry.peers(), [7], "the replaced reader ending leaves the newer live");
+        registry.unregister(7, newer);
+        assert!(registry.peers().is_empty());
     }
 }

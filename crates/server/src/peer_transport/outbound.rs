@@ -188,7 +188,8 @@ impl Writer {
         let mut greeting = [0u8; GREETING_BYTES];
         stream.read_exact(&mut greeting).await?;
         let nonce = decode_greeting(&greeting)?;
-        let hello = encode_hello(self.settings.me, &nonce, self.settings.secret.as_deref());
+        let hello =
+            encode_hello(self.settings.me, self.peer, &nonce, self.settings.secret.as_deref());
         stream.write_all(&hello).await?;
         stream.flush().await?;
         let mut verdict = [0u8; 1];

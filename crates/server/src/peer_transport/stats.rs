@@ -26,7 +26,9 @@ pub struct PeerTransportStats {
     pub resets: u64,
     /// Inbound connections closed during the handshake: strangers, failed
     /// TLS handshakes (no or untrusted certificate, plaintext on a TLS port),
-    /// wrong secrets, unknown ids, timeouts, or too many pending handshakes.
+    /// wrong secrets, unknown ids, hellos meant for another member, timeouts,
+    /// too many pending handshakes, or a handshake finishing after a later
+    /// connection from the same peer had finished its own.
     pub handshakes_refused: u64,
     /// Outbound dials (connect and handshake) that failed; each is followed
     /// by a backoff, cut short when that peer connects to us.
