@@ -37,22 +37,42 @@ impl SnapshotView {
 
     /// The snapshot's bytes: the same for equal trees, whatever their history.
     pub fn encode(self) -> Vec<u8> {
-        encode_state(
-            self.last_zxid,
-            self.sessions.iter().map(|(id, info)| (*id, info)).collect(),
-            self.nodes.iter().map(|(path, node)| (&**path, &**node)).collect(),
-        )
+        let mut bytes = Vec::new();
+        let gathered = self.encode_in_pieces::<()>(usize::MAX, |piece| {
+            bytes.extend_from_slice(piece);
+            Ok(())
+        });
+        debug_assert!(gathered.is_ok(), "gathering pieces cannot fail");
+        bytes
+    }
+
+    /// The same bytes as [`SnapshotView::encode`], handed to `sink` in pieces of about
+    /// `piece_bytes` (a piece may exceed it by one node), so the whole snapshot is never
+    /// in memory at once. Stops at the first error `sink` returns.
+    pub fn encode_in_pieces<E>(
+        self,
+        piece_bytes: usize,
+        mut sink: impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let nodes = self.nodes.iter().map(|(path, node)| (&**path, &**node)).collect();
+        let sessions = self.sessions.iter().map(|(id, info)| (*id, info)).collect();
+        encode_state(self.last_zxid, sessions, nodes, piece_bytes, &mut sink)
     }
 }
 
-/// The one encoding of a snapshot, from borrowed parts: a view's, or the live
-/// tree's when nothing changes it meanwhile (no key or node is copied).
-fn encode_state(
+/// The one encoding of a snapshot, from borrowed parts. The bytes go to `sink`
+/// whenever at least `piece_bytes` are ready, and at the end.
+fn encode_state<E>(
     last_zxid: Zxid,
     mut sessions: Vec<(SessionId, &SessionInfo)>,
     mut nodes: Vec<(&str, &Node)>,
-) -> Vec<u8> {
-    let mut writer = Writer::with_capacity(encoded_len(&sessions, &nodes));
+    piece_bytes: usize,
+    sink: &mut impl FnMut(&[u8]) -> Result<(), E>,
+) -> Result<(), E> {
+    let total = encoded_len(&sessions, &nodes);
+    // Sized once: exactly when the snapshot goes in one piece, else one piece and slack
+    // for the node that crosses the threshold.
+    let mut writer = Writer::with_capacity(total.min(piece_bytes.saturating_add(piece_bytes / 4)));
     writer.write_i64(MAGIC);
     writer.write_i32(FORMAT_VERSION);
     writer.write_i64(last_zxid.0);
@@ -63,7 +83,8 @@ fn encode_state(
         writer.write_buffer(&info.password);
     });
     nodes.sort_unstable_by_key(|(path, _)| *path);
-    writer.write_vec(&nodes, |writer, (path, node)| {
+    writer.write_i32(nodes.len() as i32);
+    for (path, node) in &nodes {
         writer.write_string(path);
         writer.write_buffer(&node.data);
         writer.write_records(&node.acl);
@@ -76,8 +97,15 @@ fn encode_state(
             writer.write_i32(value);
         }
         writer.write_i32(node.children.len() as i32);
-    });
-    writer.into_bytes()
+        if writer.len() >= piece_bytes {
+            sink(writer.as_bytes())?;
+            writer.clear();
+        }
+    }
+    if !writer.is_empty() {
+        sink(writer.as_bytes())?;
+    }
+    Ok(())
 }
 
 /// The exact length [`encode_state`] writes, so its buffer is allocated once. Grown by
@@ -109,11 +137,7 @@ impl DataTree {
     }
 
     pub fn serialize_snapshot(&self) -> Vec<u8> {
-        encode_state(
-            self.last_zxid,
-            self.sessions.iter().map(|(id, info)| (*id, info)).collect(),
-            self.nodes.iter().map(|(path, node)| (&**path, &**node)).collect(),
-        )
+        self.snapshot_view().encode()
     }
 
     /// Rebuilds a tree from `serialize_snapshot`'s bytes. Refuses anything
@@ -214,6 +238,41 @@ mod tests {
     fn apply(tree: &mut DataTree, zxid: i64, session: i64, body: TxnBody) {
         let txn = Txn { zxid: Zxid(zxid), time_ms: zxid, session: SessionId(session), body };
         assert!(tree.apply(&txn).result.is_ok());
+    }
+
+    #[test]
+    fn pieces_concatenated_are_the_whole_encoding() {
+        let mut tree = DataTree::new();
+        apply(&mut tree, 1, 7, TxnBody::CreateSession { timeout_ms: 5_000, password: [3; 16] });
+        for zxid in 2..200 {
+            let body = TxnBody::Create {
+                path: format!("/n{zxid}"),
+                data: vec![zxid as u8; zxid as usize].into(),
+                acl: Acl::open_unsafe(),
+                ephemeral_owner: 0,
+            };
+            apply(&mut tree, zxid, 7, body);
+        }
+        let whole = tree.snapshot_view().encode();
+        for piece_bytes in [1, 100, 4096, whole.len(), usize::MAX] {
+            let mut pieces: Vec<Vec<u8>> = Vec::new();
+            let encoded = tree.snapshot_view().encode_in_pieces::<()>(piece_bytes, |piece| {
+                pieces.push(piece.to_vec());
+                Ok(())
+            });
+            assert!(encoded.is_ok());
+            assert_eq!(pieces.concat(), whole, "pieces of {piece_bytes}");
+            let (last, full) = pieces.split_last().unwrap();
+            assert!(!last.is_empty());
+            assert!(full.iter().all(|piece| piece.len() >= piece_bytes), "pieces of {piece_bytes}");
+        }
+        // The sink's first error stops the encoding and is returned.
+        let mut calls = 0;
+        let stopped = tree.snapshot_view().encode_in_pieces(100, |_| {
+            calls += 1;
+            if calls == 2 { Err("disk full") } else { Ok(()) }
+        });
+        assert_eq!((stopped, calls), (Err("disk full"), 2));
     }
 
     #[test]

@@ -175,6 +175,16 @@ impl Writer {
         self.buffer
     }
 
+    /// What was written so far.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buffer
+    }
+
+    /// Forgets what was written, keeping the buffer's capacity (for writing in pieces).
+    pub fn clear(&mut self) {
+        self.buffer.clear();
+    }
+
     pub fn len(&self) -> usize {
         self.buffer.len()
     }

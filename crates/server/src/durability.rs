@@ -16,6 +16,10 @@ use proto::Zxid;
 use storage::{SnapshotStore, TxnLog};
 use tokio::sync::mpsc;
 
+/// How much of a snapshot is encoded before it is handed to the store: a snapshot is
+/// never whole in memory (a 500,000-znode one is about 100 MB), only this much of it.
+pub const SNAPSHOT_PIECE_BYTES: usize = storage::SNAPSHOT_BYTES_PER_COMMIT;
+
 /// Snapshots kept on disk; older ones are deleted after a new one is saved.
 pub const SNAPSHOTS_RETAINED: usize = 2;
 
@@ -148,14 +152,20 @@ fn spawn_snapshot_thread(
         .name("herald-snapshot".into())
         .spawn(move || {
             for (zxid, view) in saves {
-                let bytes = view.encode();
+                let mut bytes = 0;
                 let result = snapshots
-                    .save(zxid.0, &bytes)
+                    .begin(zxid.0)
+                    .and_then(|mut sink| {
+                        view.encode_in_pieces(SNAPSHOT_PIECE_BYTES, |piece| {
+                            bytes += piece.len();
+                            sink.write(piece)
+                        })?;
+                        sink.finish()
+                    })
                     .and_then(|()| snapshots.retain(SNAPSHOTS_RETAINED));
                 match result {
                     Ok(()) => {
-                        tracing::info!(%zxid, bytes = bytes.len(), "snapshot saved");
-                        drop(bytes);
+                        tracing::info!(%zxid, bytes, "snapshot saved");
                         crate::memory::return_free_memory();
                         let _ = saved.send(zxid);
                     }

@@ -51,10 +51,27 @@ pub trait TxnLog: Send {
     fn last_zxid(&self) -> Option<i64>;
 }
 
+/// One snapshot being saved (see [`SnapshotStore::begin`]).
+pub trait SnapshotSink {
+    /// Appends the next piece of the snapshot (any size).
+    fn write(&mut self, piece: &[u8]) -> Result<()>;
+    /// Stores the snapshot durably and makes it visible.
+    fn finish(self: Box<Self>) -> Result<()>;
+}
+
 /// A set of full data-tree snapshots keyed by the zxid they include.
 pub trait SnapshotStore: Send {
-    /// Stores a snapshot; durable when it returns. Saving an existing zxid replaces it.
-    fn save(&mut self, zxid: i64, bytes: &[u8]) -> Result<()>;
+    /// Starts saving the snapshot at `zxid` from pieces written in order, so the whole
+    /// snapshot need never be in memory at once. It is stored, durably, once
+    /// [`SnapshotSink::finish`] returns; a sink dropped before that stores nothing.
+    /// Saving an existing zxid replaces it.
+    fn begin(&mut self, zxid: i64) -> Result<Box<dyn SnapshotSink + '_>>;
+    /// Stores a snapshot given whole; durable when it returns.
+    fn save(&mut self, zxid: i64, bytes: &[u8]) -> Result<()> {
+        let mut sink = self.begin(zxid)?;
+        sink.write(bytes)?;
+        sink.finish()
+    }
     /// The snapshot with the highest zxid, verified against its checksum.
     fn latest(&self) -> Result<Option<(i64, Vec<u8>)>>;
     /// Keeps the newest `count` snapshots, deletes the rest.

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::{RECORD_BYTES_MAX, Result, SnapshotStore, StorageError, TxnLog};
+use crate::{RECORD_BYTES_MAX, Result, SnapshotSink, SnapshotStore, StorageError, TxnLog};
 
 /// A txn log held in a `Vec`. `sync` is a no-op: memory is all there is.
 #[derive(Debug, Default, Clone)]
@@ -61,10 +61,29 @@ pub struct MemorySnapshotStore {
     snapshots: BTreeMap<i64, Vec<u8>>,
 }
 
-impl SnapshotStore for MemorySnapshotStore {
-    fn save(&mut self, zxid: i64, bytes: &[u8]) -> Result<()> {
-        self.snapshots.insert(zxid, bytes.to_vec());
+/// Gathers the pieces; the snapshot is stored on `finish`.
+struct MemorySink<'a> {
+    store: &'a mut MemorySnapshotStore,
+    zxid: i64,
+    bytes: Vec<u8>,
+}
+
+impl SnapshotSink for MemorySink<'_> {
+    fn write(&mut self, piece: &[u8]) -> Result<()> {
+        self.bytes.extend_from_slice(piece);
         Ok(())
+    }
+
+    fn finish(self: Box<Self>) -> Result<()> {
+        let MemorySink { store, zxid, bytes } = *self;
+        store.snapshots.insert(zxid, bytes);
+        Ok(())
+    }
+}
+
+impl SnapshotStore for MemorySnapshotStore {
+    fn begin(&mut self, zxid: i64) -> Result<Box<dyn SnapshotSink + '_>> {
+        Ok(Box::new(MemorySink { store: self, zxid, bytes: Vec::new() }))
     }
 
     fn latest(&self) -> Result<Option<(i64, Vec<u8>)>> {

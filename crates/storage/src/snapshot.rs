@@ -16,7 +16,7 @@ use std::path::Path;
 
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
-use crate::{Result, SnapshotStore, StorageError};
+use crate::{Result, SnapshotSink, SnapshotStore, StorageError};
 
 /// Size of the pieces a snapshot is stored in.
 pub const SNAPSHOT_CHUNK_BYTES: usize = 1024 * 1024;
@@ -115,32 +115,80 @@ fn remove_snapshot(
     Ok(())
 }
 
-impl SnapshotStore for RedbSnapshotStore {
-    fn save(&mut self, zxid: i64, bytes: &[u8]) -> Result<()> {
-        let crc = crc32c::crc32c(bytes);
-        let chunk_count = bytes.len().div_ceil(SNAPSHOT_CHUNK_BYTES) as u32;
-        let chunks_per_commit = (SNAPSHOT_BYTES_PER_COMMIT / SNAPSHOT_CHUNK_BYTES) as u32;
-        let parts: Vec<&[u8]> = bytes.chunks(SNAPSHOT_BYTES_PER_COMMIT).collect();
-        let commits = parts.len().max(1);
-        for number in 0..commits {
-            let part = parts.get(number).copied().unwrap_or_default();
-            self.write(|meta, chunks| {
-                if number == 0 {
-                    remove_snapshot(meta, chunks, zxid)?;
-                    remove_unfinished(meta, chunks)?;
-                }
-                let first_index = number as u32 * chunks_per_commit;
-                for (index, chunk) in (first_index..).zip(part.chunks(SNAPSHOT_CHUNK_BYTES)) {
-                    chunks.insert((zxid, index), chunk)?;
-                }
-                // The meta row makes the snapshot visible, so it comes with the last part.
-                if number + 1 == commits {
-                    meta.insert(zxid, (bytes.len() as u64, crc, chunk_count))?;
-                }
-                Ok(())
-            })?;
-        }
+/// Commits a snapshot [`SNAPSHOT_BYTES_PER_COMMIT`] at a time as its pieces arrive; the
+/// meta row goes with the last commit, in `finish`.
+struct RedbSink<'a> {
+    store: &'a RedbSnapshotStore,
+    zxid: i64,
+    /// Bytes not committed yet: less than one commit's worth between writes.
+    pending: Vec<u8>,
+    next_chunk: u32,
+    total_len: u64,
+    crc: u32,
+    /// The first commit also deletes an older save of this zxid and unfinished saves.
+    started: bool,
+}
+
+impl RedbSink<'_> {
+    /// Commits `pending[from..from + len]` as the next chunks (whole chunks unless
+    /// `last`), with the meta row when `last`.
+    fn commit(&mut self, from: usize, len: usize, last: bool) -> Result<()> {
+        let (zxid, first, start) = (self.zxid, !self.started, self.next_chunk);
+        let next_chunk = start + len.div_ceil(SNAPSHOT_CHUNK_BYTES) as u32;
+        let meta_row = (self.total_len, self.crc, next_chunk);
+        let part = &self.pending[from..from + len];
+        self.store.write(|meta, chunks| {
+            if first {
+                remove_snapshot(meta, chunks, zxid)?;
+                remove_unfinished(meta, chunks)?;
+            }
+            for (index, chunk) in (start..).zip(part.chunks(SNAPSHOT_CHUNK_BYTES)) {
+                chunks.insert((zxid, index), chunk)?;
+            }
+            // The meta row makes the snapshot visible, so it comes with the last part.
+            if last {
+                meta.insert(zxid, meta_row)?;
+            }
+            Ok(())
+        })?;
+        self.started = true;
+        self.next_chunk = next_chunk;
         Ok(())
+    }
+}
+
+impl SnapshotSink for RedbSink<'_> {
+    fn write(&mut self, piece: &[u8]) -> Result<()> {
+        self.crc = crc32c::crc32c_append(self.crc, piece);
+        self.total_len += piece.len() as u64;
+        self.pending.extend_from_slice(piece);
+        // One commit per SNAPSHOT_BYTES_PER_COMMIT, however large the piece.
+        let mut committed = 0;
+        while self.pending.len() - committed >= SNAPSHOT_BYTES_PER_COMMIT {
+            self.commit(committed, SNAPSHOT_BYTES_PER_COMMIT, false)?;
+            committed += SNAPSHOT_BYTES_PER_COMMIT;
+        }
+        self.pending.drain(..committed);
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<()> {
+        let len = self.pending.len();
+        self.commit(0, len, true)
+    }
+}
+
+impl SnapshotStore for RedbSnapshotStore {
+    fn begin(&mut self, zxid: i64) -> Result<Box<dyn SnapshotSink + '_>> {
+        Ok(Box::new(RedbSink {
+            store: self,
+            zxid,
+            pending: Vec::with_capacity(SNAPSHOT_BYTES_PER_COMMIT),
+            next_chunk: 0,
+            total_len: 0,
+            crc: 0,
+            started: false,
+        }))
     }
 
     fn latest(&self) -> Result<Option<(i64, Vec<u8>)>> {

@@ -126,3 +126,36 @@ fn shortened_chunk_is_corruption() {
     let err = latest_after_tamper(|chunk| chunk.truncate(10));
     assert!(matches!(err, StorageError::Corrupt { .. }), "{err:?}");
 }
+
+/// A snapshot written in pieces of any size is stored as if it were saved whole; a sink
+/// dropped before `finish` stores nothing, and what it committed goes on the next open.
+#[test]
+fn a_snapshot_written_in_pieces_is_the_one_saved_whole() {
+    let dir = TempDir::new().expect("tempdir");
+    let path = dir.path().join("snap.redb");
+    let whole = bytes(2 * SNAPSHOT_BYTES_PER_COMMIT + 12_345);
+    let chunks = whole.len().div_ceil(SNAPSHOT_CHUNK_BYTES);
+    {
+        let mut store = RedbSnapshotStore::open(&path).expect("open");
+        store.save(1, &whole).expect("save");
+        let mut sink = store.begin(2).expect("begin");
+        for piece in whole.chunks(777_777) {
+            sink.write(piece).expect("write");
+        }
+        sink.finish().expect("finish");
+        assert_eq!(store.latest().expect("latest"), Some((2, whole.clone())));
+
+        let mut abandoned = store.begin(3).expect("begin");
+        abandoned.write(&whole[..SNAPSHOT_BYTES_PER_COMMIT + 1]).expect("write");
+        drop(abandoned);
+        assert_eq!(store.list().expect("list"), vec![1, 2]);
+        assert_eq!(store.latest().expect("latest"), Some((2, whole.clone())));
+    }
+    let abandoned_chunks = SNAPSHOT_BYTES_PER_COMMIT / SNAPSHOT_CHUNK_BYTES;
+    assert_eq!(
+        chunk_counts(&path),
+        BTreeMap::from([(1, chunks), (2, chunks), (3, abandoned_chunks)])
+    );
+    drop(RedbSnapshotStore::open(&path).expect("reopen"));
+    assert_eq!(chunk_counts(&path), BTreeMap::from([(1, chunks), (2, chunks)]));
+}
