@@ -37,13 +37,7 @@ impl SnapshotView {
 
     /// The snapshot's bytes: the same for equal trees, whatever their history.
     pub fn encode(self) -> Vec<u8> {
-        let mut bytes = Vec::new();
-        let gathered = self.encode_in_pieces::<()>(usize::MAX, |piece| {
-            bytes.extend_from_slice(piece);
-            Ok(())
-        });
-        debug_assert!(gathered.is_ok(), "gathering pieces cannot fail");
-        bytes
+        gather(|sink| self.encode_in_pieces(usize::MAX, sink))
     }
 
     /// The same bytes as [`SnapshotView::encode`], handed to `sink` in pieces of about
@@ -60,14 +54,28 @@ impl SnapshotView {
     }
 }
 
-/// The one encoding of a snapshot, from borrowed parts. The bytes go to `sink`
-/// whenever at least `piece_bytes` are ready, and at the end.
+/// The whole of what `encode` hands its sink, in one buffer.
+fn gather(
+    encode: impl FnOnce(&mut dyn FnMut(&[u8]) -> Result<(), ()>) -> Result<(), ()>,
+) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    let gathered = encode(&mut |piece| {
+        bytes.extend_from_slice(piece);
+        Ok(())
+    });
+    debug_assert!(gathered.is_ok(), "gathering pieces cannot fail");
+    bytes
+}
+
+/// The one encoding of a snapshot, from borrowed parts: a view's, or the live
+/// tree's when nothing changes it meanwhile (no key or node is copied). The bytes
+/// go to `sink` whenever at least `piece_bytes` are ready, and at the end.
 fn encode_state<E>(
     last_zxid: Zxid,
     mut sessions: Vec<(SessionId, &SessionInfo)>,
     mut nodes: Vec<(&str, &Node)>,
     piece_bytes: usize,
-    sink: &mut impl FnMut(&[u8]) -> Result<(), E>,
+    sink: &mut (impl FnMut(&[u8]) -> Result<(), E> + ?Sized),
 ) -> Result<(), E> {
     let total = encoded_len(&sessions, &nodes);
     // Sized once: exactly when the snapshot goes in one piece, else one piece and slack
@@ -137,7 +145,9 @@ impl DataTree {
     }
 
     pub fn serialize_snapshot(&self) -> Vec<u8> {
-        self.snapshot_view().encode()
+        let sessions = self.sessions.iter().map(|(id, info)| (*id, info)).collect();
+        let nodes = self.nodes.iter().map(|(path, node)| (&**path, &**node)).collect();
+        gather(|sink| encode_state(self.last_zxid, sessions, nodes, usize::MAX, sink))
     }
 
     /// Rebuilds a tree from `serialize_snapshot`'s bytes. Refuses anything
