@@ -60,7 +60,14 @@ pub async fn take(
         };
         let current = marker::decode(&bytes);
         let asked = match current {
-            Some(record) if record.keeper == taker => return Ok(Taken::Released),
+            // The keeper handed over with the deadline asked for (or this replica is named
+            // already, having lost its client: the deadline is written below).
+            Some(record) if record == MarkerRecord::kept_by(taker, deadline_unix_ms) => {
+                return Ok(Taken::Released);
+            }
+            Some(record) if record.keeper == taker => {
+                return written(shared, session_id, taker, deadline_unix_ms, Taken::Released).await;
+            }
             Some(record) if record.handover_to == Some(taker) => true,
             Some(record) => {
                 let request = MarkerRecord { deadline_unix_ms, handover_to: Some(taker), ..record };
@@ -83,9 +90,21 @@ pub async fn take(
             _ = &mut wait => break,
         }
     }
+    written(shared, session_id, taker, deadline_unix_ms, Taken::Unanswered).await
+}
+
+/// Names `taker` keeper with `deadline_unix_ms` whatever the marker says; `outcome` if that
+/// worked, `Ended` if the marker is gone.
+async fn written(
+    shared: &Client,
+    session_id: i64,
+    taker: u64,
+    deadline_unix_ms: u64,
+    outcome: Taken,
+) -> Result<Taken, ZkError> {
     let record = MarkerRecord::kept_by(taker, deadline_unix_ms);
     match marker::write(shared, session_id, &record).await {
-        Ok(()) => Ok(Taken::Unanswered),
+        Ok(()) => Ok(outcome),
         Err(ZkError::NoNode) => Ok(Taken::Ended),
         Err(error) => Err(error),
     }
