@@ -84,6 +84,16 @@ impl Node {
         }
     }
 
+    /// This node with no children: what a snapshot view keeps of a parent.
+    pub fn without_children(&self) -> Node {
+        Node {
+            data: self.data.clone(),
+            acl: self.acl.clone(),
+            children: Children::default(),
+            ..*self
+        }
+    }
+
     pub fn kind(&self) -> NodeKind {
         NodeKind::of_owner(self.ephemeral_owner)
     }

@@ -1,8 +1,11 @@
 //! Snapshots: the whole replicated state (nodes and sessions) as one jute
 //! blob. Watches are per server and never saved.
 //!
-//! Layout: magic, format version, last zxid, sessions, then nodes sorted by
-//! path. Children lists are not stored: they are rebuilt from the paths.
+//! Layout: magic, format version, last zxid, sessions (by id), then nodes in
+//! no particular order. Children lists are not stored: they are rebuilt from
+//! the paths once every node is read, so no order is needed, and none is
+//! imposed: sorting 300,000 paths took half of a snapshot's encoding (58 of
+//! 110 ms), chasing a pointer into a path at every comparison.
 
 use std::sync::Arc;
 
@@ -20,13 +23,28 @@ const NODE_MIN_BYTES: usize = 4 + 4 + 4 + 6 * 8 + 4 * 4;
 /// One session: id, timeout, 16-byte password with its length.
 const SESSION_MIN_BYTES: usize = 8 + 4 + 4 + 16;
 
-/// The tree's replicated state frozen at one zxid, cheap to take: nodes are
+/// The tree's replicated state frozen at one zxid, cheap to take: leaves are
 /// shared with the live tree (a node changed afterwards is copied on write),
 /// so a server takes the view on its request path and encodes it elsewhere.
 pub struct SnapshotView {
     last_zxid: Zxid,
     sessions: Vec<(SessionId, SessionInfo)>,
-    nodes: Vec<(Arc<str>, Arc<Node>)>,
+    nodes: Vec<FrozenNode>,
+}
+
+/// One node of a view: its path, the node, and its number of children.
+///
+/// A node with children is not shared but copied without their names (a
+/// snapshot stores only the count): shared, the next create or delete under
+/// it would copy the live node's whole set of names on the request path,
+/// 12 ms for a parent of 300,000 children, and the view would later free
+/// that copy.
+type FrozenNode = (Arc<str>, Arc<Node>, u32);
+
+fn freeze(path: &Arc<str>, node: &Arc<Node>) -> FrozenNode {
+    let children = node.children.len() as u32;
+    let node = if children == 0 { node.clone() } else { Arc::new(node.without_children()) };
+    (path.clone(), node, children)
 }
 
 impl SnapshotView {
@@ -48,9 +66,9 @@ impl SnapshotView {
         piece_bytes: usize,
         mut sink: impl FnMut(&[u8]) -> Result<(), E>,
     ) -> Result<(), E> {
-        let nodes = self.nodes.iter().map(|(path, node)| (&**path, &**node)).collect();
+        let nodes = self.nodes.iter().map(|(path, node, children)| (&**path, &**node, *children));
         let sessions = self.sessions.iter().map(|(id, info)| (*id, info)).collect();
-        encode_state(self.last_zxid, sessions, nodes, piece_bytes, &mut sink)
+        encode_state(self.last_zxid, sessions, nodes.collect(), piece_bytes, &mut sink)
     }
 }
 
@@ -67,13 +85,16 @@ fn gather(
     bytes
 }
 
+/// A node to encode: its path, the node, and its number of children.
+type NodeParts<'a> = (&'a str, &'a Node, u32);
+
 /// The one encoding of a snapshot, from borrowed parts: a view's, or the live
 /// tree's when nothing changes it meanwhile (no key or node is copied). The bytes
 /// go to `sink` whenever at least `piece_bytes` are ready, and at the end.
 fn encode_state<E>(
     last_zxid: Zxid,
     mut sessions: Vec<(SessionId, &SessionInfo)>,
-    mut nodes: Vec<(&str, &Node)>,
+    nodes: Vec<NodeParts<'_>>,
     piece_bytes: usize,
     sink: &mut (impl FnMut(&[u8]) -> Result<(), E> + ?Sized),
 ) -> Result<(), E> {
@@ -90,9 +111,8 @@ fn encode_state<E>(
         writer.write_i32(info.timeout_ms);
         writer.write_buffer(&info.password);
     });
-    nodes.sort_unstable_by_key(|(path, _)| *path);
     writer.write_i32(nodes.len() as i32);
-    for (path, node) in &nodes {
+    for &(path, node, children) in &nodes {
         writer.write_string(path);
         writer.write_buffer(&node.data);
         writer.write_records(&node.acl);
@@ -104,7 +124,7 @@ fn encode_state<E>(
         for value in [node.version, node.cversion, node.aversion] {
             writer.write_i32(value);
         }
-        writer.write_i32(node.children.len() as i32);
+        writer.write_i32(children as i32);
         if writer.len() >= piece_bytes {
             sink(writer.as_bytes())?;
             writer.clear();
@@ -119,12 +139,12 @@ fn encode_state<E>(
 /// The exact length [`encode_state`] writes, so its buffer is allocated once. Grown by
 /// doubling from an estimate, the buffer of a 100,000-znode snapshot peaked at twice the
 /// snapshot's size (measured with heaptrack) beside the tree it was taken of.
-fn encoded_len(sessions: &[(SessionId, &SessionInfo)], nodes: &[(&str, &Node)]) -> usize {
+fn encoded_len(sessions: &[(SessionId, &SessionInfo)], nodes: &[NodeParts<'_>]) -> usize {
     let header = 8 + 4 + 8;
     let sessions_len = 4 + sessions.len() * SESSION_MIN_BYTES;
     let nodes_len: usize = nodes
         .iter()
-        .map(|(path, node)| {
+        .map(|(path, node, _)| {
             let acl: usize =
                 node.acl.iter().map(|acl| 4 + 4 + acl.id.scheme.len() + 4 + acl.id.id.len()).sum();
             NODE_MIN_BYTES + path.len() + node.data.len() + acl
@@ -134,20 +154,25 @@ fn encoded_len(sessions: &[(SessionId, &SessionInfo)], nodes: &[(&str, &Node)]) 
 }
 
 impl DataTree {
-    /// Freezes the replicated state: two pointer copies per node (its path and
-    /// itself, both shared), no encoding.
+    /// Freezes the replicated state: two pointer copies per leaf (its path and
+    /// itself, both shared) and a copy of each parent without its children's
+    /// names (see [`FrozenNode`]), no encoding.
     pub fn snapshot_view(&self) -> SnapshotView {
         SnapshotView {
             last_zxid: self.last_zxid,
             sessions: self.sessions.iter().map(|(id, info)| (*id, info.clone())).collect(),
-            nodes: self.nodes.iter().map(|(path, node)| (path.clone(), node.clone())).collect(),
+            nodes: self.nodes.iter().map(|(path, node)| freeze(path, node)).collect(),
         }
     }
 
     pub fn serialize_snapshot(&self) -> Vec<u8> {
         let sessions = self.sessions.iter().map(|(id, info)| (*id, info)).collect();
-        let nodes = self.nodes.iter().map(|(path, node)| (&**path, &**node)).collect();
-        gather(|sink| encode_state(self.last_zxid, sessions, nodes, usize::MAX, sink))
+        gather(|sink| encode_state(self.last_zxid, sessions, self.node_parts(), usize::MAX, sink))
+    }
+
+    fn node_parts(&self) -> Vec<NodeParts<'_>> {
+        let parts = self.nodes.iter();
+        parts.map(|(path, node)| (&**path, &**node, node.children.len() as u32)).collect()
     }
 
     /// Rebuilds a tree from `serialize_snapshot`'s bytes. Refuses anything
@@ -286,6 +311,37 @@ mod tests {
     }
 
     #[test]
+    fn a_view_shares_leaves_but_not_parents_and_keeps_their_child_counts() {
+        let mut tree = DataTree::new();
+        for (zxid, path) in ["/p", "/p/a", "/p/b", "/leaf"].into_iter().enumerate() {
+            let body = TxnBody::Create {
+                path: path.into(),
+                data: b"x".to_vec().into(),
+                acl: Acl::open_unsafe(),
+                ephemeral_owner: 0,
+            };
+            apply(&mut tree, zxid as i64 + 1, 7, body);
+        }
+        let before = tree.serialize_snapshot();
+        let view = tree.snapshot_view();
+        // A parent stays the live tree's own: changing its children copies nothing.
+        assert_eq!(Arc::strong_count(&tree.nodes["/p"]), 1);
+        assert_eq!(Arc::strong_count(&tree.nodes["/"]), 1);
+        assert_eq!(Arc::strong_count(&tree.nodes["/leaf"]), 2, "a leaf is shared");
+        let body = TxnBody::Create {
+            path: "/p/c".into(),
+            data: Vec::new().into(),
+            acl: Acl::open_unsafe(),
+            ephemeral_owner: 0,
+        };
+        apply(&mut tree, 9, 7, body);
+        let encoded = view.encode();
+        assert_eq!(encoded, before, "the view is the tree as it was, child counts included");
+        let restored = DataTree::from_snapshot(&encoded).unwrap();
+        assert_eq!(restored.stat("/p").unwrap().num_children, 2);
+    }
+
+    #[test]
     fn the_buffer_is_sized_exactly_for_sessions_acls_and_data() {
         let mut tree = DataTree::new();
         apply(&mut tree, 1, 7, TxnBody::CreateSession { timeout_ms: 5_000, password: [3; 16] });
@@ -305,10 +361,9 @@ mod tests {
             apply(&mut tree, zxid as i64 + 2, 7, body);
         }
         let sessions: Vec<_> = tree.sessions.iter().map(|(id, info)| (*id, info)).collect();
-        let nodes: Vec<_> = tree.nodes.iter().map(|(path, node)| (&**path, &**node)).collect();
-        let expected = encoded_len(&sessions, &nodes);
+        let expected = encoded_len(&sessions, &tree.node_parts());
         let bytes = tree.serialize_snapshot();
         assert_eq!(bytes.len(), expected);
-        assert_eq!(DataTree::from_snapshot(&bytes).unwrap().serialize_snapshot(), bytes);
+        assert_eq!(DataTree::from_snapshot(&bytes).unwrap().digest(), tree.digest());
     }
 }
