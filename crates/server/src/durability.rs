@@ -152,6 +152,7 @@ fn spawn_snapshot_thread(
         .name("herald-snapshot".into())
         .spawn(move || {
             for (zxid, view) in saves {
+                let started = std::time::Instant::now();
                 let mut bytes = 0;
                 let result = snapshots
                     .begin(zxid.0)
@@ -165,7 +166,8 @@ fn spawn_snapshot_thread(
                     .and_then(|()| snapshots.retain(SNAPSHOTS_RETAINED));
                 match result {
                     Ok(()) => {
-                        tracing::info!(%zxid, bytes, "snapshot saved");
+                        let elapsed_ms = started.elapsed().as_millis() as u64;
+                        tracing::info!(%zxid, bytes, elapsed_ms, "snapshot saved");
                         crate::memory::return_free_memory();
                         let _ = saved.send(zxid);
                     }

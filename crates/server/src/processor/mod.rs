@@ -40,8 +40,9 @@ use crate::stats::ServerStats;
 use release::ReleaseQueue;
 use snapshot_schedule::SnapshotSchedule;
 
-/// Inbound messages handled before the processor hands a batch to the log.
-/// Bounds how long one busy loop iteration can delay an fsync.
+/// Inbound messages (client requests, or frames from other members) handled
+/// before the processor hands a batch to the log. Bounds how long one busy
+/// loop iteration can delay an fsync.
 pub const BATCH_MESSAGES_MAX: usize = 1_024;
 
 /// What the processor knows of one live connection.
@@ -159,7 +160,25 @@ impl Processor {
                     None => break Err("durability thread ended".to_string()),
                 },
                 Some((from, frame)) = peer_inbound.recv(), if replicated => {
-                    if let Err(error) = self.handle_peer_frame(broadcast::ServerId(from), frame) {
+                    // Frames that arrived together are handled together, as
+                    // client requests are below: their txns reach the log, and
+                    // their proposals the followers, in one hand-over rather
+                    // than one wake-up of the durability thread and of each
+                    // peer writer per frame.
+                    let mut next = Some((from, frame));
+                    let mut handled = 0;
+                    let mut failed = None;
+                    while let Some((from, frame)) = next.take() {
+                        if let Err(error) = self.handle_peer_frame(broadcast::ServerId(from), frame) {
+                            failed = Some(error);
+                            break;
+                        }
+                        handled += 1;
+                        if handled < BATCH_MESSAGES_MAX {
+                            next = peer_inbound.try_recv().ok();
+                        }
+                    }
+                    if let Some(error) = failed {
                         break Err(error);
                     }
                 }
