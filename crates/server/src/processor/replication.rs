@@ -34,7 +34,9 @@ use proto::{
 use tokio::sync::{OwnedSemaphorePermit, watch};
 
 use super::Processor;
-use super::requests::{PlannedWrite, ReplyShape, plan_write, refusal_response, write_response};
+use super::requests::{
+    Planned, PlannedWrite, ReplyShape, is_write, plan_write, refusal_response, write_response,
+};
 use super::zab_spans::ZabSpans;
 use crate::ensemble::epochs::EpochsFile;
 use crate::ensemble::{ForwardedOp, PeerFrame, PeerLink, Refusal};
@@ -200,7 +202,14 @@ impl Replica {
 
 /// True for requests that change replicated state or order against it.
 fn is_ordered(request: &Request) -> bool {
-    plan_write(request).is_some() || matches!(request, Request::Sync(_) | Request::CloseSession)
+    is_write(request) || matches!(request, Request::Sync(_) | Request::CloseSession)
+}
+
+/// A client's write as a follower sends it to the leader.
+pub(super) fn forwarded_op(request: &Request) -> ForwardedOp {
+    let mut writer = proto::Writer::new();
+    request.encode(&mut writer);
+    ForwardedOp::Request { op_code: request.op_code().code(), body: writer.into_bytes() }
 }
 
 impl Processor {
@@ -302,33 +311,34 @@ impl Processor {
     }
 
     /// A write, sync or close of a local client, in ensemble mode.
+    /// A write of a local client: proposed here on the leader, else sent on
+    /// as `forward` (see [`Processor::forwards_writes`]).
     pub(super) fn replicated_write(
         &mut self,
         connection: ConnectionId,
         xid: i32,
-        request: &Request,
         plan: PlannedWrite,
+        forward: Option<ForwardedOp>,
         context: &RequestContext,
         permit: Option<OwnedSemaphorePermit>,
     ) {
         self.track(connection);
         let waiter = Waiter::Write { connection, xid, shape: plan.shape(), permit };
-        if self.replica().is_leader() {
-            match self.propose_planned(&plan, context) {
+        match forward {
+            Some(op) => self.forward(context, op, waiter),
+            None => match self.propose_planned(&plan, context) {
                 Ok(zxid) => {
                     self.replica().waiting.insert(zxid, waiter);
                 }
                 Err(refusal) => self.wait_for_barrier(waiter, refusal),
-            }
-        } else {
-            let mut writer = proto::Writer::new();
-            request.encode(&mut writer);
-            let op = ForwardedOp::Request {
-                op_code: request.op_code().code(),
-                body: writer.into_bytes(),
-            };
-            self.forward(context, op, waiter);
+            },
         }
+    }
+
+    /// True on an ensemble member that is not the leader: its clients' writes
+    /// go to the leader.
+    pub(super) fn forwards_writes(&self) -> bool {
+        self.replica.as_ref().is_some_and(|replica| !replica.is_leader())
     }
 
     pub(super) fn replicated_sync(
@@ -944,5 +954,8 @@ fn decode_forwarded(op_code: i32, body: &[u8]) -> Option<Result<PlannedWrite, Er
     let op_code = OpCode::from_code(op_code).ok()?;
     let mut reader = Reader::new(body);
     let request = Request::decode(op_code, &mut reader).ok()?;
-    plan_write(&request)
+    match plan_write(request) {
+        Planned::Write(plan) => Some(plan),
+        Planned::NotAWrite(_) => None,
+    }
 }

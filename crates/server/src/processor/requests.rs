@@ -10,7 +10,8 @@ use proto::{
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::Processor;
-use crate::ensemble::Refusal;
+use super::replication::forwarded_op;
+use crate::ensemble::{ForwardedOp, Refusal};
 use crate::messages::{ConnectionId, Outbound};
 
 /// The kind of reply a create asks for: `create` answers with the path only,
@@ -66,9 +67,16 @@ impl Processor {
             return;
         };
         let permit = Some(permit);
-        if let Some(plan) = plan_write(&request) {
-            return self.submit_write(connection, xid, session, &request, plan, permit);
-        }
+        // A follower sends a write on to the leader as the client asked it; the
+        // request is encoded before planning moves its fields out.
+        let forward =
+            (is_write(&request) && self.forwards_writes()).then(|| forwarded_op(&request));
+        let request = match plan_write(request) {
+            Planned::Write(plan) => {
+                return self.submit_write(connection, xid, session, plan, forward, permit);
+            }
+            Planned::NotAWrite(request) => request,
+        };
         if self.replica.is_some() {
             match request {
                 Request::Sync(sync) => {
@@ -278,8 +286,8 @@ impl Processor {
         connection: ConnectionId,
         xid: i32,
         session: SessionId,
-        request: &Request,
         plan: Result<PlannedWrite, ErrorCode>,
+        forward: Option<ForwardedOp>,
         permit: Option<OwnedSemaphorePermit>,
     ) {
         let plan = match plan {
@@ -288,7 +296,7 @@ impl Processor {
         };
         let context = self.request_context(connection, session);
         if self.replica.is_some() {
-            return self.replicated_write(connection, xid, request, plan, &context, permit);
+            return self.replicated_write(connection, xid, plan, forward, &context, permit);
         }
         let result = match self.prepare_write(&plan, &context, None) {
             Err(refusal) => refusal_response(&refusal),
@@ -364,11 +372,34 @@ impl PlannedWrite {
     }
 }
 
-/// `None` when `request` is not a write of the tree; an error when it is
-/// one but malformed (unknown create flags, a read inside a multi).
-pub(super) fn plan_write(request: &Request) -> Option<Result<PlannedWrite, ErrorCode>> {
+/// True for the requests [`plan_write`] plans: the writes of the tree.
+pub(super) fn is_write(request: &Request) -> bool {
+    matches!(
+        request,
+        Request::Create(_)
+            | Request::Create2(_)
+            | Request::CreateContainer(_)
+            | Request::CreateTtl(_)
+            | Request::Delete(_)
+            | Request::SetData(_)
+            | Request::SetAcl(_)
+            | Request::Multi(_)
+    )
+}
+
+/// The write `request` asks for, made of its own fields (moved, not copied:
+/// a create's path, data and ACL are not allocated again); an error when it
+/// is a write but malformed (unknown create flags, a read inside a multi);
+/// the request itself back when it is not a write (see [`is_write`]).
+/// What [`plan_write`] made of a request.
+pub(super) enum Planned {
+    Write(Result<PlannedWrite, ErrorCode>),
+    NotAWrite(Request),
+}
+
+pub(super) fn plan_write(request: Request) -> Planned {
     let single = |op: Result<WriteOp, ErrorCode>, reply| {
-        Some(op.map(|op| PlannedWrite::Single { op, reply }))
+        Planned::Write(op.map(|op| PlannedWrite::Single { op, reply }))
     };
     match request {
         Request::Create(create) => single(create_op(create), CreateReply::PathOnly),
@@ -378,31 +409,27 @@ pub(super) fn plan_write(request: &Request) -> Option<Result<PlannedWrite, Error
         }
         Request::CreateTtl(create) => single(create_ttl_op(create), CreateReply::PathAndStat),
         Request::Delete(delete) => single(
-            Ok(WriteOp::Delete { path: delete.path.clone(), version: delete.version }),
+            Ok(WriteOp::Delete { path: delete.path, version: delete.version }),
             CreateReply::PathOnly,
         ),
         Request::SetData(set) => single(
             Ok(WriteOp::SetData {
-                path: set.path.clone(),
-                data: Bytes::from(set.data.clone()),
+                path: set.path,
+                data: Bytes::from(set.data),
                 version: set.version,
             }),
             CreateReply::PathOnly,
         ),
         Request::SetAcl(set) => single(
-            Ok(WriteOp::SetAcl {
-                path: set.path.clone(),
-                acl: set.acl.clone(),
-                version: set.version,
-            }),
+            Ok(WriteOp::SetAcl { path: set.path, acl: set.acl, version: set.version }),
             CreateReply::PathOnly,
         ),
-        Request::Multi(ops) => Some(plan_multi(ops)),
-        _ => None,
+        Request::Multi(ops) => Planned::Write(plan_multi(ops)),
+        other => Planned::NotAWrite(other),
     }
 }
 
-fn plan_multi(ops: &[MultiOp]) -> Result<PlannedWrite, ErrorCode> {
+fn plan_multi(ops: Vec<MultiOp>) -> Result<PlannedWrite, ErrorCode> {
     let mut write_ops = Vec::with_capacity(ops.len());
     let mut replies = Vec::with_capacity(ops.len());
     for op in ops {
@@ -414,21 +441,20 @@ fn plan_multi(ops: &[MultiOp]) -> Result<PlannedWrite, ErrorCode> {
             }
             MultiOp::CreateTtl(create) => (create_ttl_op(create)?, CreateReply::PathAndStat),
             MultiOp::Delete(delete) => (
-                WriteOp::Delete { path: delete.path.clone(), version: delete.version },
+                WriteOp::Delete { path: delete.path, version: delete.version },
                 CreateReply::PathOnly,
             ),
             MultiOp::SetData(set) => (
                 WriteOp::SetData {
-                    path: set.path.clone(),
-                    data: Bytes::from(set.data.clone()),
+                    path: set.path,
+                    data: Bytes::from(set.data),
                     version: set.version,
                 },
                 CreateReply::PathOnly,
             ),
-            MultiOp::Check(check) => (
-                WriteOp::Check { path: check.path.clone(), version: check.version },
-                CreateReply::PathOnly,
-            ),
+            MultiOp::Check(check) => {
+                (WriteOp::Check { path: check.path, version: check.version }, CreateReply::PathOnly)
+            }
             // Reads belong in multiRead; ZooKeeper refuses to mix them.
             MultiOp::GetData(_) | MultiOp::GetChildren(_) => return Err(ErrorCode::BadArguments),
         };
@@ -486,12 +512,12 @@ pub(super) fn write_response(
     })
 }
 
-fn create_op(create: &CreateRequest) -> Result<WriteOp, ErrorCode> {
+fn create_op(create: CreateRequest) -> Result<WriteOp, ErrorCode> {
     let mode = CreateMode::from_code(create.flags).map_err(|_| ErrorCode::BadArguments)?;
     Ok(WriteOp::Create {
-        path: create.path.clone(),
-        data: Bytes::from(create.data.clone()),
-        acl: create.acl.clone(),
+        path: create.path,
+        data: Bytes::from(create.data),
+        acl: create.acl,
         mode,
         ttl_ms: 0,
     })
@@ -499,7 +525,7 @@ fn create_op(create: &CreateRequest) -> Result<WriteOp, ErrorCode> {
 
 /// createContainer: the flags must still parse, as in ZooKeeper, but the
 /// node is a container whatever they say.
-fn create_container_op(create: &CreateRequest) -> Result<WriteOp, ErrorCode> {
+fn create_container_op(create: CreateRequest) -> Result<WriteOp, ErrorCode> {
     let mut op = create_op(create)?;
     if let WriteOp::Create { mode, .. } = &mut op {
         *mode = CreateMode::Container;
@@ -507,15 +533,15 @@ fn create_container_op(create: &CreateRequest) -> Result<WriteOp, ErrorCode> {
     Ok(op)
 }
 
-fn create_ttl_op(create: &CreateTtlRequest) -> Result<WriteOp, ErrorCode> {
+fn create_ttl_op(create: CreateTtlRequest) -> Result<WriteOp, ErrorCode> {
     let mode = CreateMode::from_code(create.flags).map_err(|_| ErrorCode::BadArguments)?;
     if !mode.is_ttl() {
         return Err(ErrorCode::BadArguments);
     }
     Ok(WriteOp::Create {
-        path: create.path.clone(),
-        data: Bytes::from(create.data.clone()),
-        acl: create.acl.clone(),
+        path: create.path,
+        data: Bytes::from(create.data),
+        acl: create.acl,
         mode,
         ttl_ms: create.ttl,
     })
@@ -537,4 +563,63 @@ fn client_infos(auth: &datatree::AuthContext) -> Vec<ClientInfo> {
         .collect();
     infos.sort_by(|a, b| (&a.auth_scheme, &a.user).cmp(&(&b.auth_scheme, &b.user)));
     infos
+}
+
+#[cfg(test)]
+mod tests {
+    use proto::records::{DeleteRequest, GetDataRequest, PathRequest, SetDataRequest};
+
+    use super::*;
+
+    fn create(flags: i32) -> CreateRequest {
+        CreateRequest { path: "/a".into(), data: b"data".to_vec(), acl: Vec::new(), flags }
+    }
+
+    #[test]
+    fn is_write_says_which_requests_plan_write_plans() {
+        let set = SetDataRequest { path: "/a".into(), data: b"new".to_vec(), version: 3 };
+        let requests = vec![
+            Request::Create(create(0)),
+            Request::Create2(create(0)),
+            // Malformed writes are still writes: planning answers them with an error.
+            Request::Create(create(99)),
+            Request::CreateContainer(create(0)),
+            Request::Delete(DeleteRequest { path: "/a".into(), version: -1 }),
+            Request::SetData(set.clone()),
+            Request::Multi(vec![MultiOp::SetData(set)]),
+            Request::GetData(GetDataRequest { path: "/a".into(), watch: false }),
+            Request::Sync(PathRequest { path: "/a".into() }),
+            Request::Ping,
+            Request::CloseSession,
+        ];
+        for request in requests {
+            let expected = is_write(&request);
+            match plan_write(request.clone()) {
+                Planned::Write(_) => assert!(expected, "{request:?}"),
+                Planned::NotAWrite(returned) => {
+                    assert!(!expected, "{request:?}");
+                    assert_eq!(returned, request, "a request that is not a write comes back whole");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn planning_moves_the_fields_of_a_write() {
+        let Planned::Write(Ok(PlannedWrite::Single { op, reply })) =
+            plan_write(Request::Create2(create(1)))
+        else {
+            panic!("a create is planned")
+        };
+        assert!(matches!(reply, CreateReply::PathAndStat));
+        match op {
+            WriteOp::Create { path, data, mode, .. } => {
+                assert_eq!((path.as_str(), &data[..]), ("/a", &b"data"[..]));
+                assert_eq!(mode, CreateMode::Ephemeral);
+            }
+            other => panic!("{other:?}"),
+        }
+        let malformed = plan_write(Request::Create(create(99)));
+        assert!(matches!(malformed, Planned::Write(Err(ErrorCode::BadArguments))));
+    }
 }
