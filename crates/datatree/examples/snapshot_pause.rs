@@ -53,6 +53,12 @@ fn main() {
         encodes.push(started.elapsed());
         assert!(bytes > znodes * 100);
     }
+    let encoded = tree.snapshot_view().encode();
+    let started = Instant::now();
+    let restored = DataTree::from_snapshot(&encoded).expect("the tree's own snapshot decodes");
+    let decode = started.elapsed();
+    assert_eq!(restored.node_count(), tree.node_count());
+    println!("decoding the snapshot ({} MB) into a tree {decode:?}", encoded.len() >> 20);
     println!(
         "{znodes} znodes: view {:?}, first create after it {:?}, the next {:?}; encoding the view (elsewhere) {:?}",
         median(views),

@@ -203,7 +203,6 @@ impl DataTree {
             Ok((id, SessionInfo { timeout_ms, password }))
         })?;
         tree.sessions.extend(sessions);
-        let mut child_counts = Vec::new();
         let acl_cache = &mut tree.acl_cache;
         let nodes = reader.read_vec(NODE_MIN_BYTES, |reader| {
             let path = reader.read_string()?;
@@ -227,6 +226,10 @@ impl DataTree {
             Ok((path, node, children))
         })?;
         reader.finish()?;
+        // Sized once: grown insert by insert, the map rehashed every node again at
+        // each doubling.
+        tree.nodes.reserve(nodes.len());
+        let mut child_counts = Vec::with_capacity(nodes.len());
         for (path, node, children) in nodes {
             if path::validate(&path).is_err() || tree.nodes.contains_key(path.as_str()) {
                 return Err(DecodeError::InvalidValue {
@@ -234,25 +237,23 @@ impl DataTree {
                     value: path.len() as i64,
                 });
             }
-            child_counts.push((path.clone(), children));
-            tree.insert_node(path, node);
+            // The map's own key, shared: no copy of the path per node.
+            child_counts.push((tree.insert_node(path, node), children));
         }
         if !tree.nodes.contains_key("/") {
             return Err(DecodeError::InvalidValue { field: "snapshot root", value: 0 });
         }
-        let paths: Vec<String> =
-            tree.nodes.keys().filter(|path| &***path != "/").map(|path| path.to_string()).collect();
-        for path in paths {
-            let parent = tree.nodes.get_mut(path::parent(&path)).map(Arc::make_mut).ok_or(
+        for (path, _) in child_counts.iter().filter(|(path, _)| &**path != "/") {
+            let parent = tree.nodes.get_mut(path::parent(path)).map(Arc::make_mut).ok_or(
                 DecodeError::InvalidValue {
                     field: "snapshot node without parent",
                     value: path.len() as i64,
                 },
             )?;
-            parent.children.insert(path::name(&path));
+            parent.children.insert(path::name(path));
         }
         for (path, expected) in child_counts {
-            if tree.nodes[path.as_str()].children.len() != expected as usize {
+            if tree.nodes[&*path].children.len() != expected as usize {
                 return Err(DecodeError::InvalidValue {
                     field: "snapshot child count",
                     value: expected as i64,

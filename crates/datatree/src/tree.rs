@@ -263,7 +263,8 @@ impl DataTree {
         }
     }
 
-    pub(crate) fn insert_node(&mut self, path: String, node: Node) {
+    /// Adds `node` at `path`; gives back the map's key for it, shared.
+    pub(crate) fn insert_node(&mut self, path: String, node: Node) -> Arc<str> {
         self.data_size += (path.len() + node.data.len()) as u64;
         match node.kind() {
             NodeKind::Ephemeral { session } => {
@@ -274,7 +275,9 @@ impl DataTree {
             }
             NodeKind::Persistent => {}
         }
-        self.nodes.insert(Arc::from(path), Arc::new(node));
+        let key: Arc<str> = Arc::from(path);
+        self.nodes.insert(key.clone(), Arc::new(node));
+        key
     }
 
     fn delete_node(
