@@ -159,26 +159,8 @@ impl Processor {
                     Some(DurabilityEvent::Failed(error)) => break Err(error),
                     None => break Err("durability thread ended".to_string()),
                 },
-                Some((from, frame)) = peer_inbound.recv(), if replicated => {
-                    // Frames that arrived together are handled together, as
-                    // client requests are below: their txns reach the log, and
-                    // their proposals the followers, in one hand-over rather
-                    // than one wake-up of the durability thread and of each
-                    // peer writer per frame.
-                    let mut next = Some((from, frame));
-                    let mut handled = 0;
-                    let mut failed = None;
-                    while let Some((from, frame)) = next.take() {
-                        if let Err(error) = self.handle_peer_frame(broadcast::ServerId(from), frame) {
-                            failed = Some(error);
-                            break;
-                        }
-                        handled += 1;
-                        if handled < BATCH_MESSAGES_MAX {
-                            next = peer_inbound.try_recv().ok();
-                        }
-                    }
-                    if let Some(error) = failed {
+                Some(first) = peer_inbound.recv(), if replicated => {
+                    if let Err(error) = self.handle_peer_frames(first, &mut peer_inbound) {
                         break Err(error);
                     }
                 }
@@ -206,6 +188,25 @@ impl Processor {
         self.flush_log();
         self.durability.finish();
         result
+    }
+
+    /// `first` and the frames from other members queued behind it, up to
+    /// [`BATCH_MESSAGES_MAX`], as client requests are taken in `run`: their
+    /// txns reach the log, and their proposals the followers, in one hand-over
+    /// rather than one wake-up of the durability thread and of each peer
+    /// writer per frame.
+    fn handle_peer_frames(
+        &mut self,
+        first: (u64, crate::ensemble::PeerFrame),
+        queued: &mut PeerInbound,
+    ) -> Result<(), String> {
+        let (from, frame) = first;
+        self.handle_peer_frame(broadcast::ServerId(from), frame)?;
+        for _ in 1..BATCH_MESSAGES_MAX {
+            let Ok((from, frame)) = queued.try_recv() else { break };
+            self.handle_peer_frame(broadcast::ServerId(from), frame)?;
+        }
+        Ok(())
     }
 
     fn handle(&mut self, message: Inbound) {

@@ -310,7 +310,6 @@ impl Processor {
         *self.replica().in_flight.entry(connection).or_default() += 1;
     }
 
-    /// A write, sync or close of a local client, in ensemble mode.
     /// A write of a local client: proposed here on the leader, else sent on
     /// as `forward` (see [`Processor::forwards_writes`]).
     pub(super) fn replicated_write(

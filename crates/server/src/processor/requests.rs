@@ -387,16 +387,16 @@ pub(super) fn is_write(request: &Request) -> bool {
     )
 }
 
-/// The write `request` asks for, made of its own fields (moved, not copied:
-/// a create's path, data and ACL are not allocated again); an error when it
-/// is a write but malformed (unknown create flags, a read inside a multi);
-/// the request itself back when it is not a write (see [`is_write`]).
 /// What [`plan_write`] made of a request.
 pub(super) enum Planned {
     Write(Result<PlannedWrite, ErrorCode>),
     NotAWrite(Request),
 }
 
+/// The write `request` asks for, made of its own fields (moved, not copied:
+/// a create's path, data and ACL are not allocated again); an error when it
+/// is a write but malformed (unknown create flags, a read inside a multi);
+/// the request itself back when it is not a write (see [`is_write`]).
 pub(super) fn plan_write(request: Request) -> Planned {
     let single = |op: Result<WriteOp, ErrorCode>, reply| {
         Planned::Write(op.map(|op| PlannedWrite::Single { op, reply }))
