@@ -14,7 +14,7 @@ use proto::{DecodeError, Reader, SessionId, Writer, Zxid};
 use crate::node::Node;
 use crate::path;
 use crate::tree::{DataTree, SessionInfo};
-use crate::txn::read_session_password;
+use crate::txn::{acl_entries_encoded_len, read_session_password};
 
 const MAGIC: i64 = i64::from_be_bytes(*b"HRLDSNAP");
 const FORMAT_VERSION: i32 = 1;
@@ -68,7 +68,7 @@ impl SnapshotView {
     ) -> Result<(), E> {
         let nodes = self.nodes.iter().map(|(path, node, children)| (&**path, &**node, *children));
         let sessions = self.sessions.iter().map(|(id, info)| (*id, info)).collect();
-        encode_state(self.last_zxid, sessions, nodes.collect(), piece_bytes, &mut sink)
+        encode_state(self.last_zxid, sessions, nodes, piece_bytes, &mut sink)
     }
 }
 
@@ -89,16 +89,17 @@ fn gather(
 type NodeParts<'a> = (&'a str, &'a Node, u32);
 
 /// The one encoding of a snapshot, from borrowed parts: a view's, or the live
-/// tree's when nothing changes it meanwhile (no key or node is copied). The bytes
+/// tree's when nothing changes it meanwhile (no key or node is copied, and the
+/// nodes are walked where they are, twice: once to size the buffer). The bytes
 /// go to `sink` whenever at least `piece_bytes` are ready, and at the end.
-fn encode_state<E>(
+fn encode_state<'a, E>(
     last_zxid: Zxid,
     mut sessions: Vec<(SessionId, &SessionInfo)>,
-    nodes: Vec<NodeParts<'_>>,
+    nodes: impl ExactSizeIterator<Item = NodeParts<'a>> + Clone,
     piece_bytes: usize,
     sink: &mut (impl FnMut(&[u8]) -> Result<(), E> + ?Sized),
 ) -> Result<(), E> {
-    let total = encoded_len(&sessions, &nodes);
+    let total = encoded_len(&sessions, nodes.clone());
     // Sized once: exactly when the snapshot goes in one piece, else one piece and slack
     // for the node that crosses the threshold.
     let mut writer = Writer::with_capacity(total.min(piece_bytes.saturating_add(piece_bytes / 4)));
@@ -112,7 +113,7 @@ fn encode_state<E>(
         writer.write_buffer(&info.password);
     });
     writer.write_i32(nodes.len() as i32);
-    for &(path, node, children) in &nodes {
+    for (path, node, children) in nodes {
         writer.write_string(path);
         writer.write_buffer(&node.data);
         writer.write_records(&node.acl);
@@ -139,15 +140,15 @@ fn encode_state<E>(
 /// The exact length [`encode_state`] writes, so its buffer is allocated once. Grown by
 /// doubling from an estimate, the buffer of a 100,000-znode snapshot peaked at twice the
 /// snapshot's size (measured with heaptrack) beside the tree it was taken of.
-fn encoded_len(sessions: &[(SessionId, &SessionInfo)], nodes: &[NodeParts<'_>]) -> usize {
+fn encoded_len<'a>(
+    sessions: &[(SessionId, &SessionInfo)],
+    nodes: impl Iterator<Item = NodeParts<'a>>,
+) -> usize {
     let header = 8 + 4 + 8;
     let sessions_len = 4 + sessions.len() * SESSION_MIN_BYTES;
     let nodes_len: usize = nodes
-        .iter()
         .map(|(path, node, _)| {
-            let acl: usize =
-                node.acl.iter().map(|acl| 4 + 4 + acl.id.scheme.len() + 4 + acl.id.id.len()).sum();
-            NODE_MIN_BYTES + path.len() + node.data.len() + acl
+            NODE_MIN_BYTES + path.len() + node.data.len() + acl_entries_encoded_len(&node.acl)
         })
         .sum();
     header + sessions_len + 4 + nodes_len
@@ -170,9 +171,9 @@ impl DataTree {
         gather(|sink| encode_state(self.last_zxid, sessions, self.node_parts(), usize::MAX, sink))
     }
 
-    fn node_parts(&self) -> Vec<NodeParts<'_>> {
+    fn node_parts(&self) -> impl ExactSizeIterator<Item = NodeParts<'_>> + Clone {
         let parts = self.nodes.iter();
-        parts.map(|(path, node)| (&**path, &**node, node.children.len() as u32)).collect()
+        parts.map(|(path, node)| (&**path, &**node, node.children.len() as u32))
     }
 
     /// Rebuilds a tree from `serialize_snapshot`'s bytes. Refuses anything
@@ -362,7 +363,7 @@ mod tests {
             apply(&mut tree, zxid as i64 + 2, 7, body);
         }
         let sessions: Vec<_> = tree.sessions.iter().map(|(id, info)| (*id, info)).collect();
-        let expected = encoded_len(&sessions, &tree.node_parts());
+        let expected = encoded_len(&sessions, tree.node_parts());
         let bytes = tree.serialize_snapshot();
         assert_eq!(bytes.len(), expected);
         assert_eq!(DataTree::from_snapshot(&bytes).unwrap().digest(), tree.digest());

@@ -65,9 +65,15 @@ mod tag {
     pub const MULTI: i32 = 8;
 }
 
-/// The length of `acl` as jute encodes it: a count, then each entry's perms, scheme and id.
+/// The length of `acl`'s entries as jute encodes them (each one's perms, scheme and id),
+/// without the count before them. Txns and snapshots both size their buffers with it.
+pub(crate) fn acl_entries_encoded_len(acl: &[Acl]) -> usize {
+    acl.iter().map(|entry| 4 + 4 + entry.id.scheme.len() + 4 + entry.id.id.len()).sum()
+}
+
+/// The length of `acl` as jute encodes it: a count, then the entries.
 fn acl_encoded_len(acl: &[Acl]) -> usize {
-    4 + acl.iter().map(|entry| 4 + 4 + entry.id.scheme.len() + 4 + entry.id.id.len()).sum::<usize>()
+    4 + acl_entries_encoded_len(acl)
 }
 
 impl TxnBody {
